@@ -1,0 +1,111 @@
+/**
+ * The normalised configuration every part of the gateway reads.
+ *
+ * It is derived from Mender Gateway's documented `mender-gateway.conf` JSON plus its
+ * environment overrides (protocol doc §6.2) by `loadConfig()`. Durations are
+ * milliseconds, paths are absolute (resolved against the config file's folder),
+ * listen addresses are split into host and port. Nothing here is optional that has
+ * a default: defaults are applied once, in the loader (protocol doc §9).
+ */
+
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
+export interface ListenAddress {
+  /** Host or IP to bind; `undefined` means all interfaces (Go's `:443`). */
+  host: string | undefined;
+  port: number;
+  /** The value as written in the config, for messages. */
+  raw: string;
+}
+
+export interface InventoryAttribute {
+  name: string;
+  value: string | number | string[] | number[];
+}
+
+export interface GatewayConfig {
+  /** Where the configuration came from, for messages; `undefined` when env-only. */
+  sourceFile: string | undefined;
+
+  upstream: {
+    /** Parsed `UpstreamServer.URL`, without trailing slash in `pathname`. */
+    url: URL;
+    /** Absolute path of an extra PEM bundle trusted for upstream TLS. */
+    caCertificate: string | undefined;
+    insecureSkipVerify: boolean;
+  };
+
+  http: { enabled: boolean; listen: ListenAddress };
+
+  https: {
+    enabled: boolean;
+    listen: ListenAddress;
+    minimumTlsVersion: TlsVersion;
+    serverCertificate: string | undefined;
+    serverKey: string | undefined;
+  };
+
+  artifactsProxy: {
+    enabled: boolean;
+    gatewayUrl: URL | undefined;
+    /** Lower-cased host names; leading `.`/`*.` stripped (protocol doc §4.2). */
+    domainWhitelist: string[];
+    cache: {
+      enabled: boolean;
+      path: string;
+      /** Decoded HMAC key, or `undefined` when not configured (a random one is generated at start). */
+      signatureSecret: Buffer | undefined;
+      linkExpireMs: number;
+    };
+  };
+
+  mtls: {
+    enabled: boolean;
+    caCertificate: string | undefined;
+    blacklistPath: string | undefined;
+    menderUsername: string | undefined;
+    menderPassword: string | undefined;
+    enableCache: boolean;
+    insecureSkipClientExpireAfter: boolean;
+    /** Whether the device API is served on the plain-HTTP listener while mTLS is on (default: refused). */
+    allowDeviceApiOnHttp: boolean;
+  };
+
+  deviceSystem: {
+    enabled: boolean;
+    systemId: string | undefined;
+    defaultInventory: InventoryAttribute[];
+  };
+
+  metrics: { enabled: boolean; listen: ListenAddress };
+
+  /** Legacy root-level `DebugLog: true` maps to log level debug. */
+  debugLog: boolean;
+
+  /** Timeouts for the upstream link (milliseconds). */
+  timeouts: {
+    connectMs: number;
+    /** Time to wait for upstream response headers before answering 504. */
+    headersMs: number;
+    /** Maximum silence while streaming a body; 0 disables. */
+    bodyIdleMs: number;
+    /** How long in-flight transfers may run after SIGTERM before they are cut. */
+    shutdownGraceMs: number;
+  };
+}
+
+/** A problem found in the configuration. */
+export interface ConfigIssue {
+  /** JSON path like `$.HTTPS.Listen`. */
+  path: string;
+  /** `file /etc/mender/mender-gateway.conf`, `env HTTPS_LISTEN`, or `defaults`. */
+  source: string;
+  severity: 'error' | 'warning';
+  message: string;
+  hint: string;
+}
+
+export interface LoadedConfig {
+  config: GatewayConfig;
+  warnings: ConfigIssue[];
+}

@@ -1,0 +1,83 @@
+/**
+ * One error type for the whole toolkit (style doc A3/"What to absorb" 3–4).
+ *
+ * Every failure the gateway or a command can report carries a stable `code`
+ * (match on it, never on `instanceof`, across package boundaries), a message that
+ * says what went wrong and where, and a `hint` that says what to do next. One
+ * table maps codes to process exit codes (commands) and HTTP statuses (serve).
+ */
+
+export const ERROR_CODES = {
+  /** The configuration is invalid; `details` lists every issue. */
+  MGW_CONFIG_INVALID: { exitCode: 1, httpStatus: 500 },
+  /** The configuration file cannot be read or parsed as JSON. */
+  MGW_CONFIG_UNREADABLE: { exitCode: 1, httpStatus: 500 },
+  /** A listener could not be opened (port in use, permission denied, bad address). */
+  MGW_LISTEN_FAILED: { exitCode: 1, httpStatus: 500 },
+  /** A TLS certificate or key could not be loaded. */
+  MGW_TLS_MATERIAL: { exitCode: 1, httpStatus: 500 },
+  /** The upstream Mender server could not be reached. */
+  MGW_UPSTREAM_UNREACHABLE: { exitCode: 1, httpStatus: 502 },
+  /** The upstream Mender server did not answer in time. */
+  MGW_UPSTREAM_TIMEOUT: { exitCode: 1, httpStatus: 504 },
+  /** A request from a device was malformed. */
+  MGW_BAD_REQUEST: { exitCode: 1, httpStatus: 400 },
+  /** A request body exceeded the limit for its endpoint. */
+  MGW_BODY_TOO_LARGE: { exitCode: 1, httpStatus: 413 },
+  /** The path is not served by the gateway. */
+  MGW_NOT_FOUND: { exitCode: 1, httpStatus: 404 },
+  /** Anything we did not anticipate: a bug. */
+  MGW_INTERNAL: { exitCode: 70, httpStatus: 500 },
+} as const satisfies Record<string, { exitCode: number; httpStatus: number }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface GatewayErrorOptions {
+  hint?: string;
+  cause?: unknown;
+  /** Structured detail for machine-readable output (`--json`), e.g. the list of config issues. */
+  details?: unknown;
+}
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exitCode;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].httpStatus;
+  }
+}
+
+/** True for any GatewayError, also one thrown by another copy of this module. */
+export function isGatewayError(err: unknown): err is GatewayError {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as { name?: unknown }).name === 'GatewayError' &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    (err as { code: string }).code in ERROR_CODES
+  );
+}
+
+/** Wrap an unknown throwable as a bug report, keeping the original as `cause`. */
+export function toGatewayError(err: unknown): GatewayError {
+  if (isGatewayError(err)) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new GatewayError('MGW_INTERNAL', `unexpected error: ${message}`, {
+    cause: err,
+    hint: 'This is a bug in mender-gw. Re-run with --log-level debug and report it with the output.',
+  });
+}
