@@ -1,0 +1,41 @@
+/**
+ * Path policy for the device listener (protocol doc §1, §9 item 13).
+ *
+ * Only `/api/devices/**` is relayed. The check runs on the raw request target as the
+ * upstream will see it, so it must also refuse anything a server or reverse proxy
+ * upstream could normalise into another API: dot segments (`/api/devices/../management`),
+ * their percent-encoded forms (`%2e%2e`), and encoded separators (`%2f`, `%5c`) that
+ * some proxies decode before routing. Otherwise the management API would be reachable
+ * from the device network through the gateway.
+ */
+
+export const DEVICE_API_PREFIX = '/api/devices/';
+export const ALIVE_PATH = '/api/internal/v1/gateway/alive';
+
+export type PathVerdict = 'device-api' | 'alive' | 'not-found' | 'unsafe';
+
+/** Split a request target into path and query without parsing it into a URL (no normalisation). */
+export function splitTarget(target: string): { path: string; query: string } {
+  const q = target.indexOf('?');
+  return q === -1 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q) };
+}
+
+function isUnsafeSegment(segment: string): boolean {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(segment);
+  } catch {
+    return true; // malformed percent-encoding: nothing legitimate sends it
+  }
+  return decoded === '.' || decoded === '..' || decoded.includes('/') || decoded.includes('\\');
+}
+
+export function classifyPath(path: string): PathVerdict {
+  if (path === ALIVE_PATH) return 'alive';
+  if (!path.startsWith(DEVICE_API_PREFIX)) return 'not-found';
+  if (path.includes('\\') || path.includes('//')) return 'unsafe';
+  for (const segment of path.slice(1).split('/')) {
+    if (isUnsafeSegment(segment)) return 'unsafe';
+  }
+  return 'device-api';
+}
