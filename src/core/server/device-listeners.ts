@@ -1,0 +1,77 @@
+import { createServer as createHttpServer } from 'node:http';
+import type { Server as HttpServer, ServerOptions as HttpServerOptions } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { GatewayConfig, ListenAddress } from '../config/gateway-config.js';
+import { GatewayError } from '../errors.js';
+import type { ServerTlsMaterial } from './tls-material.js';
+
+export interface DeviceListener {
+  kind: 'http' | 'https';
+  server: HttpServer | HttpsServer;
+  listen: ListenAddress;
+}
+
+export interface BoundAddress {
+  kind: 'http' | 'https';
+  host: string;
+  port: number;
+  /** A URL a local client can use, e.g. `https://127.0.0.1:8443`. */
+  url: string;
+}
+
+/**
+ * Node's HTTP server defaults are wrong for a gateway (style doc C10): `requestTimeout`
+ * (300 s for the whole request) would cut slow deployment-log uploads from a satellite
+ * site, so it is off; headers must still arrive promptly; idle keep-alive connections
+ * stay ≥ 90 s (protocol doc §7, "Timeouts") so a polling device reuses its connection.
+ */
+const SERVER_OPTIONS: HttpServerOptions = {
+  requestTimeout: 0,
+  headersTimeout: 60_000,
+  keepAliveTimeout: 90_000,
+};
+
+export function createDeviceListeners(config: GatewayConfig, tls: ServerTlsMaterial | undefined): DeviceListener[] {
+  const listeners: DeviceListener[] = [];
+  if (config.http.enabled) {
+    listeners.push({ kind: 'http', server: createHttpServer(SERVER_OPTIONS), listen: config.http.listen });
+  }
+  if (config.https.enabled && tls !== undefined) {
+    const server = createHttpsServer({
+      ...SERVER_OPTIONS,
+      cert: tls.cert,
+      key: tls.key,
+      minVersion: config.https.minimumTlsVersion,
+    });
+    listeners.push({ kind: 'https', server, listen: config.https.listen });
+  }
+  return listeners;
+}
+
+/** Bind one listener; a failure names the config key and what to do (issue #7: no partial start). */
+export function bindListener(listener: DeviceListener): Promise<BoundAddress> {
+  const { server, listen, kind } = listener;
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const key = kind === 'http' ? 'HTTP.Listen' : 'HTTPS.Listen';
+      const hint =
+        err.code === 'EADDRINUSE'
+          ? 'Another process listens on that port; stop it or choose another port.'
+          : err.code === 'EACCES'
+            ? 'Ports below 1024 need root or CAP_NET_BIND_SERVICE; use a higher port or grant the capability.'
+            : 'Check that the address belongs to this host.';
+      reject(new GatewayError('MGW_LISTEN_FAILED', `cannot listen on ${key} "${listen.raw}": ${err.code ?? err.message}`, { cause: err, hint }));
+    };
+    server.once('error', onError);
+    server.listen({ port: listen.port, ...(listen.host === undefined ? {} : { host: listen.host }) }, () => {
+      server.off('error', onError);
+      const address = server.address() as AddressInfo;
+      const wildcard = address.address === '::' || address.address === '0.0.0.0';
+      const host = wildcard ? '127.0.0.1' : address.address;
+      const urlHost = host.includes(':') ? `[${host}]` : host;
+      resolve({ kind, host: address.address, port: address.port, url: `${kind}://${urlHost}:${address.port}` });
+    });
+  });
+}

@@ -1,0 +1,166 @@
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { ConnectionOptions } from 'node:tls';
+import type { GatewayConfig } from '../config/gateway-config.js';
+import type { Logger } from '../logger.js';
+import { DeviceApiRelay } from '../upstream/device-api-relay.js';
+import { createUpstreamDispatcher, readProxyEnv } from '../upstream/upstream-dispatcher.js';
+import { loadUpstreamTls } from '../upstream/upstream-tls.js';
+import { tunnelUpgrade } from '../upstream/websocket-tunnel.js';
+import { loadServerTls } from './tls-material.js';
+import type { ServerTlsMaterial } from './tls-material.js';
+import { bindListener, createDeviceListeners } from './device-listeners.js';
+import type { BoundAddress, DeviceListener } from './device-listeners.js';
+import { createRequestHandler, createUpgradeHandler } from './request-handler.js';
+import type { HandlerContext } from './request-handler.js';
+
+export type { BoundAddress } from './device-listeners.js';
+
+export interface GatewayDeps {
+  logger: Logger;
+  /** Environment for proxy settings; defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Gateway {
+  readonly config: GatewayConfig;
+  /** Open every configured listener; all or none (a failure closes those already open). */
+  start(): Promise<BoundAddress[]>;
+  /**
+   * Graceful stop: refuse new connections, let in-flight exchanges finish within
+   * `ShutdownGracePeriod`, then cut what is left. WebSocket tunnels are closed at once:
+   * mender-connect reconnects by itself (protocol doc §2.6).
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Build the gateway (caddy's provision/validate/start/cleanup lifecycle, style doc
+ * habit 11): everything that can fail on bad files or settings fails here, before a
+ * single port is open.
+ */
+export async function createGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
+  const { logger } = deps;
+  const env = deps.env ?? process.env;
+  let serverTls: ServerTlsMaterial | undefined;
+  if (config.https.enabled && config.https.serverCertificate !== undefined && config.https.serverKey !== undefined) {
+    serverTls = await loadServerTls(config.https.serverCertificate, config.https.serverKey);
+  }
+  const upstreamTls: ConnectionOptions = await loadUpstreamTls(config.upstream);
+  const proxy = readProxyEnv(env);
+  const dispatcher: Dispatcher = createUpstreamDispatcher(config, upstreamTls, proxy);
+  const relay = new DeviceApiRelay(config.upstream.url, dispatcher);
+
+  if (config.upstream.insecureSkipVerify) {
+    logger.warn({ upstream: config.upstream.url.origin }, 'UpstreamServer.InsecureSkipVerify is on: the upstream certificate is NOT verified; anyone on the path can impersonate the Mender server');
+  }
+  if (proxy.httpProxy !== undefined || proxy.httpsProxy !== undefined) {
+    // Only the proxy's host is logged: its URL may carry user:password (protocol doc §6.5).
+    const proxyHost = (value: string | undefined): string | undefined => (value === undefined ? undefined : safeHost(value));
+    logger.info({ httpProxy: proxyHost(proxy.httpProxy), httpsProxy: proxyHost(proxy.httpsProxy), noProxy: proxy.noProxy }, 'outbound proxy configured');
+  }
+
+  const active = new Set<ServerResponse>();
+  const tunnels = new Set<Duplex>();
+  let closing = false;
+  let drained: (() => void) | undefined;
+
+  const ctx: HandlerContext = {
+    relay,
+    logger,
+    isClosing: () => closing,
+    track(res) {
+      active.add(res);
+      res.once('close', () => {
+        active.delete(res);
+        if (closing && active.size === 0) drained?.();
+      });
+    },
+    tunnel(req, socket, head, clientIp, requestId) {
+      tunnels.add(socket);
+      const started = Date.now();
+      tunnelUpgrade(req, socket, head, {
+        upstream: config.upstream.url,
+        tls: upstreamTls,
+        clientIp,
+        connectTimeoutMs: config.timeouts.connectMs,
+        events: {
+          opened: () => logger.info({ requestId, ip: clientIp, path: req.url?.split('?')[0] }, 'websocket tunnel opened'),
+          closed: ({ status, bytesIn, bytesOut, error }) => {
+            tunnels.delete(socket);
+            logger[status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info'](
+              { requestId, ip: clientIp, status, bytesIn, bytesOut, durationMs: Date.now() - started, ...(error ? { error: error.message } : {}) },
+              status === 101 ? 'websocket tunnel closed' : 'websocket upgrade refused',
+            );
+          },
+        },
+      });
+    },
+  };
+
+  const listeners: DeviceListener[] = createDeviceListeners(config, serverTls);
+  for (const listener of listeners) {
+    listener.server.on('request', createRequestHandler(ctx, listener.kind));
+    listener.server.on('upgrade', createUpgradeHandler(ctx, listener.kind));
+    listener.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      // Malformed HTTP from a device: answer 400 if we still can, never crash (issue #7).
+      logger.warn({ listener: listener.kind, ip: socket.remoteAddress, code: err.code }, 'malformed request');
+      if (socket.writable && !socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  let started = false;
+  return {
+    config,
+    async start() {
+      if (started) throw new Error('gateway already started');
+      started = true;
+      const bound: BoundAddress[] = [];
+      try {
+        for (const listener of listeners) bound.push(await bindListener(listener));
+      } catch (err) {
+        await Promise.all(listeners.map((l) => new Promise<void>((resolve) => (l.server.listening ? l.server.close(() => resolve()) : resolve()))));
+        await dispatcher.close();
+        throw err;
+      }
+      for (const address of bound) logger.info({ listener: address.kind, address: address.host, port: address.port }, 'listening');
+      logger.info({ upstream: config.upstream.url.origin }, 'relaying the Mender device API');
+      return bound;
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      logger.info({ inFlight: active.size, tunnels: tunnels.size }, 'shutting down');
+      const serversClosed = Promise.all(
+        listeners.map((l) => new Promise<void>((resolve) => (l.server.listening ? l.server.close(() => resolve()) : resolve()))),
+      );
+      for (const l of listeners) l.server.closeIdleConnections();
+      for (const socket of tunnels) socket.destroy();
+
+      if (active.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([
+          new Promise<false>((resolve) => (drained = () => resolve(false))),
+          new Promise<true>((resolve) => (timer = setTimeout(() => resolve(true), config.timeouts.shutdownGraceMs))),
+        ]);
+        clearTimeout(timer);
+        if (timedOut) logger.warn({ cut: active.size }, 'grace period over: cutting unfinished transfers');
+      }
+      for (const l of listeners) l.server.closeAllConnections();
+      await serversClosed;
+      await dispatcher.destroy();
+      logger.info('stopped');
+    },
+  };
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(unparsable proxy URL)';
+  }
+}

@@ -1,0 +1,39 @@
+import { GatewayError } from '../errors.js';
+
+/**
+ * Map a failure of an upstream call to the gateway's error codes, in one place (style
+ * doc A2: reply-from re-maps undici codes in `lib/errors.js`). Upstream unreachable →
+ * 502, upstream too slow → 504 (protocol doc §7, "Upstream outage"). We match on
+ * `err.code`, never on `instanceof`: undici's classes differ between copies.
+ */
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+function errorCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  // undici wraps socket errors; the useful code may sit one or two levels down.
+  for (let depth = 0; depth < 3 && typeof current === 'object' && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined;
+}
+
+export function upstreamFailure(err: unknown, target: string): GatewayError {
+  const code = errorCode(err) ?? 'unknown';
+  if (TIMEOUT_CODES.has(code)) {
+    return new GatewayError('MGW_UPSTREAM_TIMEOUT', `upstream ${target} did not answer in time (${code})`, {
+      cause: err,
+      hint: 'The upstream Mender server or the link to it is slow or down; devices will retry.',
+    });
+  }
+  return new GatewayError('MGW_UPSTREAM_UNREACHABLE', `upstream ${target} unreachable (${code})`, {
+    cause: err,
+    hint: 'Check the uplink, DNS, proxy settings and UpstreamServer.URL; devices will retry.',
+  });
+}

@@ -1,0 +1,33 @@
+import { readFile } from 'node:fs/promises';
+import { rootCertificates } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
+import { GatewayError } from '../errors.js';
+import type { GatewayConfig } from '../config/gateway-config.js';
+
+/**
+ * TLS options for every outbound connection (API relay, WebSocket tunnels, management
+ * calls, storage downloads): the system CAs plus `UpstreamServer.CACertificate`, or no
+ * verification at all with `InsecureSkipVerify` (protocol doc §6.4).
+ *
+ * Node replaces its default trust store when `ca` is given, so the bundled roots are
+ * added explicitly; otherwise an extra private CA would silently un-trust hosted Mender.
+ */
+export async function loadUpstreamTls(upstream: GatewayConfig['upstream']): Promise<ConnectionOptions> {
+  if (upstream.insecureSkipVerify) return { rejectUnauthorized: false };
+  if (upstream.caCertificate === undefined) return { rejectUnauthorized: true };
+  let extra: string;
+  try {
+    extra = await readFile(upstream.caCertificate, 'utf8');
+  } catch (err) {
+    throw new GatewayError('MGW_TLS_MATERIAL', `cannot read UpstreamServer.CACertificate ${upstream.caCertificate}`, {
+      cause: err,
+      hint: 'Check the path and that the gateway user may read it.',
+    });
+  }
+  if (!extra.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new GatewayError('MGW_TLS_MATERIAL', `UpstreamServer.CACertificate ${upstream.caCertificate} holds no PEM certificate`, {
+      hint: 'The file must contain one or more "-----BEGIN CERTIFICATE-----" blocks.',
+    });
+  }
+  return { rejectUnauthorized: true, ca: [...rootCertificates, extra] };
+}

@@ -1,0 +1,153 @@
+import { request as httpRequest } from 'node:http';
+import type { IncomingMessage, ClientRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
+import { filterRawHeaders } from '../http/hop-by-hop.js';
+import { appendForwardedFor } from '../http/client-address.js';
+import { upstreamFailure } from './upstream-error.js';
+
+/** What the tunnel reports about itself, for logs and metrics. */
+export interface TunnelEvents {
+  opened(): void;
+  /** `status` is 101 for a tunnel that ran, or the status relayed/produced instead. */
+  closed(result: { status: number; bytesIn: number; bytesOut: number; error?: Error }): void;
+}
+
+const REPLACED = new Set(['host', 'x-forwarded-for']);
+/** Refusal bodies are small JSON; bound them so a hostile upstream cannot make us buffer much. */
+const MAX_REFUSAL_BODY = 64 * 1024;
+
+function rawHead(status: number, statusMessage: string, rawHeaders: readonly string[]): string {
+  let head = `HTTP/1.1 ${status} ${statusMessage}\r\n`;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
+  return head + '\r\n';
+}
+
+function writeSimpleResponse(socket: Duplex, status: number, statusMessage: string, body: Buffer, extra: string[]): void {
+  const headers = [...extra, 'content-length', String(body.length), 'connection', 'close'];
+  if (socket.writable) socket.end(Buffer.concat([Buffer.from(rawHead(status, statusMessage, headers)), body]));
+  else socket.destroy();
+}
+
+/**
+ * Tunnel a WebSocket upgrade (mender-connect's `/api/devices/v1/deviceconnect/connect`)
+ * to upstream as raw bytes (protocol doc §2.6).
+ *
+ * node:http(s) is used instead of undici because `undici.upgrade` turns a non-101
+ * answer into a socket error and loses the status (style doc B, verified); a refused
+ * upgrade must reach the device as the upstream's 401. After the 101 the bytes are
+ * piped untouched (pings, pongs, close frames, even an illegal 1006 close) and no idle
+ * timeout applies: an idle remote terminal only carries pings every ~54 s.
+ */
+export function tunnelUpgrade(
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  options: { upstream: URL; tls: ConnectionOptions; clientIp: string; connectTimeoutMs: number; events: TunnelEvents },
+): ClientRequest {
+  const { upstream, events } = options;
+  const headers = filterRawHeaders(req.rawHeaders, REPLACED);
+  headers.push(
+    'host',
+    upstream.host,
+    'x-forwarded-for',
+    appendForwardedFor(req.headers['x-forwarded-for'], options.clientIp),
+    'connection',
+    'Upgrade',
+    'upgrade',
+    req.headers.upgrade ?? 'websocket',
+  );
+  const isHttps = upstream.protocol === 'https:';
+  const send = isHttps ? httpsRequest : httpRequest;
+  const upstreamReq = send({
+    host: upstream.hostname.replace(/^\[|\]$/g, ''),
+    port: upstream.port === '' ? (isHttps ? 443 : 80) : Number(upstream.port),
+    path: upstream.pathname.replace(/\/+$/, '') + (req.url ?? '/'),
+    method: req.method ?? 'GET',
+    headers,
+    agent: false,
+    timeout: options.connectTimeoutMs,
+    ...(isHttps ? { ...options.tls, servername: upstream.hostname } : {}),
+  });
+
+  let settled = false;
+  const finish = (result: { status: number; bytesIn: number; bytesOut: number; error?: Error }): void => {
+    if (settled) return;
+    settled = true;
+    events.closed(result);
+  };
+
+  client.on('error', () => upstreamReq.destroy());
+  client.on('close', () => {
+    if (!settled) upstreamReq.destroy();
+  });
+
+  upstreamReq.on('timeout', () => upstreamReq.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })));
+
+  upstreamReq.on('upgrade', (upRes: IncomingMessage, upSocket: Duplex, upHead: Buffer) => {
+    // The tunnel lives as long as both ends do: no timeouts on either socket.
+    upstreamReq.setTimeout(0);
+    (client as Partial<Pick<Socket, 'setTimeout'>>).setTimeout?.(0);
+    client.write(rawHead(101, upRes.statusMessage ?? 'Switching Protocols', upRes.rawHeaders));
+    if (upHead.length > 0) client.write(upHead);
+    if (head.length > 0) upSocket.write(head);
+    events.opened();
+    let bytesIn = head.length;
+    let bytesOut = upHead.length;
+    client.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
+    upSocket.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
+    const close = (error?: Error): void => {
+      client.destroy();
+      upSocket.destroy();
+      finish({ status: 101, bytesIn, bytesOut, ...(error === undefined ? {} : { error }) });
+    };
+    client.pipe(upSocket);
+    upSocket.pipe(client);
+    client.on('close', () => close());
+    upSocket.on('close', () => close());
+    upSocket.on('error', (err) => close(err));
+    client.on('error', (err) => close(err));
+  });
+
+  upstreamReq.on('response', (upRes: IncomingMessage) => {
+    // Upstream refused the upgrade (e.g. 401 for a bad JWT): relay it as a plain response.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    upRes.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_REFUSAL_BODY) chunks.push(chunk);
+    });
+    upRes.on('end', () => {
+      const keep: string[] = [];
+      for (let i = 0; i + 1 < upRes.rawHeaders.length; i += 2) {
+        const name = upRes.rawHeaders[i] ?? '';
+        if (/^(content-type|x-men-requestid|www-authenticate|retry-after)$/i.test(name)) {
+          keep.push(name, upRes.rawHeaders[i + 1] ?? '');
+        }
+      }
+      const status = upRes.statusCode ?? 502;
+      writeSimpleResponse(client, status, upRes.statusMessage ?? '', Buffer.concat(chunks).subarray(0, MAX_REFUSAL_BODY), keep);
+      finish({ status, bytesIn: head.length, bytesOut: size });
+    });
+    upRes.on('error', () => {
+      client.destroy();
+      finish({ status: 502, bytesIn: 0, bytesOut: 0 });
+    });
+  });
+
+  upstreamReq.on('error', (err) => {
+    if (settled) return;
+    const failure = upstreamFailure(err, upstream.origin);
+    const body = Buffer.from(JSON.stringify({ error: failure.message }));
+    writeSimpleResponse(client, failure.httpStatus, failure.httpStatus === 504 ? 'Gateway Timeout' : 'Bad Gateway', body, [
+      'content-type',
+      'application/json; charset=utf-8',
+    ]);
+    finish({ status: failure.httpStatus, bytesIn: 0, bytesOut: 0, error: failure });
+  });
+
+  upstreamReq.end();
+  return upstreamReq;
+}
