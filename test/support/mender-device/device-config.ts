@@ -1,0 +1,44 @@
+import type { MenderDeviceOptions } from './types.js';
+import { DEFAULT_POLL_SECONDS } from './constants.js';
+
+export interface DeviceConfigPaths {
+  dataDir: string;
+  deviceTypeFile: string;
+  updateLogDir: string;
+  artifactScriptsDir: string;
+}
+
+/** The device's `mender.conf` (passed with `--config`), as a JSON-ready object. */
+export function menderConfig(
+  options: MenderDeviceOptions,
+  paths: DeviceConfigPaths,
+): Record<string, unknown> {
+  const [primary, ...others] = options.servers;
+  if (primary === undefined) throw new Error('MenderDeviceOptions.servers must name at least one server');
+  const poll = { ...DEFAULT_POLL_SECONDS, ...options.pollSeconds };
+  return {
+    ...(others.length === 0
+      ? { ServerURL: primary }
+      : { Servers: options.servers.map((url) => ({ ServerURL: url })) }),
+    ...(options.serverCertificate === undefined ? {} : { ServerCertificate: options.serverCertificate }),
+    ...(options.clientCertificate === undefined
+      ? {}
+      : {
+          HttpsClient: {
+            Certificate: options.clientCertificate.certPath,
+            Key: options.clientCertificate.keyPath,
+          },
+        }),
+    UpdatePollIntervalSeconds: poll.update,
+    InventoryPollIntervalSeconds: poll.inventory,
+    RetryPollIntervalSeconds: poll.retry,
+    DeviceTypeFile: paths.deviceTypeFile,
+    // Without DBus the client still starts its local proxy, but needs no bus daemon.
+    DBus: { Enabled: false },
+    UpdateLogPath: paths.updateLogDir,
+    // Default would be /var/lib/mender/scripts, a path outside the device folder (and, on
+    // Debian, a dangling symlink to /data/mender).
+    ArtifactScriptsPath: paths.artifactScriptsDir,
+    ModuleTimeoutSeconds: 60,
+  };
+}
