@@ -1,0 +1,50 @@
+/**
+ * Defaults for every key that has one, in the config's own (raw) vocabulary so docs and
+ * messages can quote them. Mender publishes few defaults; where it does not, these are the
+ * inferences of protocol doc §9 item 11 and §6.2.
+ */
+
+/** Mender Gateway's documented default location (protocol doc §6.1). */
+export const DEFAULT_CONFIG_PATH = '/etc/mender/mender-gateway.conf';
+
+export const CONFIG_DEFAULTS = {
+  /**
+   * HTTPS is on unless the configuration enables HTTP and has no HTTPS settings at all (no
+   * `HTTPS` section in the file, no `HTTPS_*` variable): Mender's own integration-test
+   * config (`extra/mender-gateway/mender-gateway.conf`) enables only HTTP, has no HTTPS
+   * section and no certificate, and the real gateway ran with it, so "HTTPS on" cannot be
+   * unconditional.
+   */
+  httpsEnabled: true,
+  httpsListen: ':443',
+  httpEnabled: false,
+  httpListen: ':80',
+  /** Go ≥ 1.22 servers default to TLS 1.2 (protocol doc §6.2). */
+  minimumTlsVersion: '1.2',
+  insecureSkipVerify: false,
+  artifactsProxyEnabled: false,
+  cacheEnabled: false,
+  /** The path used in every Mender example (protocol doc §6.2). */
+  cachePath: '/var/cache/mender-gateway',
+  linkExpireDuration: '24h',
+  mtlsEnabled: false,
+  /** Unpublished; caching preauthorizations is the point of MTLS_ENABLE_CACHE (protocol doc §9 item 7). */
+  mtlsEnableCache: true,
+  mtlsInsecureSkipClientExpireAfter: false,
+  /** mender-gw extension: refuse the device API on plain HTTP while mTLS is on (protocol doc §9 item 12). */
+  mtlsAllowDeviceApiOnHttp: false,
+  deviceSystemEnabled: false,
+  metricsEnabled: false,
+  /**
+   * Mender binds `:9102` (all interfaces). We bind loopback: the endpoint is
+   * unauthenticated (protocol doc §6.6) and the gateway usually sits on the boundary of
+   * an untrusted network. Set `Metrics.Listen` to `:9102` for Mender's behaviour.
+   */
+  metricsListen: '127.0.0.1:9102',
+  debugLog: false,
+  /** mender-gw extensions (protocol doc §7 "Timeouts"). */
+  connectTimeout: '30s',
+  responseTimeout: '60s',
+  bodyIdleTimeout: '5m',
+  shutdownGracePeriod: '30s',
+} as const;

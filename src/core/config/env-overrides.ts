@@ -1,0 +1,294 @@
+import type { ConfigIssue } from './gateway-config.js';
+import { configIssue, quoteValue } from './config-issue.js';
+
+/**
+ * Environment variables that override `mender-gateway.conf` (protocol doc §6.2; Mender
+ * Gateway 2.0.0 made every setting overridable). The table is explicit, not derived from
+ * key names, because Mender's names do not follow one rule (`ARTIFACTS_PROXY_CACHE_SECRET`
+ * sets `…ArtifactsCache.SignatureSecret`) and two documented spellings exist for some.
+ *
+ * Overlay rules:
+ * - An env var wins over the file value of the same key.
+ * - An empty value counts as unset, so `-e HTTPS_LISTEN=` in a compose file does not
+ *   wipe the file's value (and as in the config file, where `""` means "not set").
+ * - Booleans accept exactly Go's `strconv.ParseBool` set (protocol doc §6.2).
+ * - Lists (`ARTIFACTS_PROXY_DOMAIN_WHITELIST`) are split on commas and/or whitespace
+ *   (the format is unpublished; protocol doc §9 item 17).
+ * - Everything else is copied as a string and validated by the schema like a file value,
+ *   so a bad `HTTPS_LISTEN` is reported by the same check as a bad `HTTPS.Listen`.
+ */
+
+/** How the variable's text becomes a JSON value. `duration` and `string` both stay strings. */
+export type EnvKind = 'string' | 'bool' | 'csv' | 'duration';
+
+export interface EnvAlias {
+  env: string;
+  /** Warning shown whenever the alias is used (e.g. a misspelling kept for compatibility). */
+  warning?: string;
+}
+
+export interface EnvOverride {
+  env: string;
+  /** JSON path of the key it overrides. */
+  path: readonly string[];
+  kind: EnvKind;
+  /** Other accepted names; `env` wins when both are set. */
+  aliases?: readonly EnvAlias[];
+  /** The value must never be echoed. */
+  secret?: boolean;
+  /** A mender-gw extension, not a Mender Gateway setting. */
+  extension?: boolean;
+}
+
+export const ENV_OVERRIDES: readonly EnvOverride[] = [
+  // UpstreamServer (protocol doc §6.2, §6.4)
+  {
+    env: 'UPSTREAM_SERVER_URL',
+    path: ['UpstreamServer', 'URL'],
+    kind: 'string',
+    // The configuration-file page names it UPSTREAM_SERVER; the changelog, compose files and
+    // the Kubernetes guide use UPSTREAM_SERVER_URL. Accept both; _URL wins.
+    aliases: [{ env: 'UPSTREAM_SERVER' }],
+  },
+  { env: 'UPSTREAM_SERVER_CA_CERTIFICATE', path: ['UpstreamServer', 'CACertificate'], kind: 'string' },
+  {
+    env: 'UPSTREAM_SERVER_INSECURE_SKIP_VERIFY',
+    path: ['UpstreamServer', 'InsecureSkipVerify'],
+    kind: 'bool',
+  },
+  {
+    env: 'UPSTREAM_SERVER_CONNECT_TIMEOUT',
+    path: ['UpstreamServer', 'ConnectTimeout'],
+    kind: 'duration',
+    extension: true,
+  },
+  {
+    env: 'UPSTREAM_SERVER_RESPONSE_TIMEOUT',
+    path: ['UpstreamServer', 'ResponseTimeout'],
+    kind: 'duration',
+    extension: true,
+  },
+  {
+    env: 'UPSTREAM_SERVER_BODY_IDLE_TIMEOUT',
+    path: ['UpstreamServer', 'BodyIdleTimeout'],
+    kind: 'duration',
+    extension: true,
+  },
+
+  // Listeners (protocol doc §6.3)
+  { env: 'HTTP_ENABLED', path: ['HTTP', 'Enabled'], kind: 'bool' },
+  { env: 'HTTP_LISTEN', path: ['HTTP', 'Listen'], kind: 'string' },
+  { env: 'HTTPS_ENABLED', path: ['HTTPS', 'Enabled'], kind: 'bool' },
+  { env: 'HTTPS_LISTEN', path: ['HTTPS', 'Listen'], kind: 'string' },
+  {
+    env: 'HTTPS_MINIMUM_TLS_VERSION',
+    path: ['HTTPS', 'MinimumTLSVersion'],
+    kind: 'string',
+    aliases: [
+      {
+        env: 'HTTPS_MINMUM_TLS_VERSION',
+        warning:
+          'HTTPS_MINMUM_TLS_VERSION is a misspelling from older Mender docs, accepted for compatibility',
+      },
+    ],
+  },
+  { env: 'HTTPS_SERVER_CERTIFICATE', path: ['HTTPS', 'ServerCertificate'], kind: 'string' },
+  { env: 'HTTPS_SERVER_KEY', path: ['HTTPS', 'ServerKey'], kind: 'string' },
+
+  // Features.ArtifactsProxy (protocol doc §4)
+  { env: 'ARTIFACTS_PROXY_ENABLED', path: ['Features', 'ArtifactsProxy', 'Enabled'], kind: 'bool' },
+  { env: 'ARTIFACTS_PROXY_GATEWAY_URL', path: ['Features', 'ArtifactsProxy', 'GatewayURL'], kind: 'string' },
+  {
+    env: 'ARTIFACTS_PROXY_DOMAIN_WHITELIST',
+    path: ['Features', 'ArtifactsProxy', 'DomainWhitelist'],
+    kind: 'csv',
+  },
+  {
+    env: 'ARTIFACTS_PROXY_CACHE_ENABLED',
+    path: ['Features', 'ArtifactsProxy', 'ArtifactsCache', 'Enabled'],
+    kind: 'bool',
+  },
+  {
+    env: 'ARTIFACTS_PROXY_CACHE_PATH',
+    path: ['Features', 'ArtifactsProxy', 'ArtifactsCache', 'Path'],
+    kind: 'string',
+  },
+  {
+    env: 'ARTIFACTS_PROXY_CACHE_SECRET',
+    path: ['Features', 'ArtifactsProxy', 'ArtifactsCache', 'SignatureSecret'],
+    kind: 'string',
+    secret: true,
+  },
+  {
+    env: 'ARTIFACTS_PROXY_CACHE_LINK_EXPIRE_DURATION',
+    path: ['Features', 'ArtifactsProxy', 'ArtifactsCache', 'LinkExpireDuration'],
+    kind: 'duration',
+  },
+
+  // Features.mTLS (protocol doc §3)
+  { env: 'MTLS_ENABLED', path: ['Features', 'mTLS', 'Enabled'], kind: 'bool' },
+  { env: 'MTLS_CA_CERTIFICATE', path: ['Features', 'mTLS', 'CACertificate'], kind: 'string' },
+  { env: 'MTLS_BLACKLIST_PATH', path: ['Features', 'mTLS', 'BlacklistPath'], kind: 'string' },
+  { env: 'MTLS_MENDER_USERNAME', path: ['Features', 'mTLS', 'MenderUsername'], kind: 'string' },
+  { env: 'MTLS_MENDER_PASSWORD', path: ['Features', 'mTLS', 'MenderPassword'], kind: 'string', secret: true },
+  // Documented as env vars only; the JSON names are our inference (protocol doc §9 item 7).
+  { env: 'MTLS_ENABLE_CACHE', path: ['Features', 'mTLS', 'EnableCache'], kind: 'bool' },
+  {
+    env: 'MTLS_INSECURE_SKIP_CLIENT_EXPIRE_AFTER',
+    path: ['Features', 'mTLS', 'InsecureSkipClientExpireAfter'],
+    kind: 'bool',
+  },
+  {
+    env: 'MTLS_ALLOW_DEVICE_API_ON_HTTP',
+    path: ['Features', 'mTLS', 'AllowDeviceAPIOnHTTP'],
+    kind: 'bool',
+    extension: true,
+  },
+
+  // Features.DeviceSystem (protocol doc §5); DefaultInventory is file-only.
+  { env: 'DEVICE_SYSTEM_ENABLED', path: ['Features', 'DeviceSystem', 'Enabled'], kind: 'bool' },
+  { env: 'DEVICE_SYSTEM_ID', path: ['Features', 'DeviceSystem', 'SystemID'], kind: 'string' },
+
+  // Metrics (protocol doc §6.6)
+  { env: 'METRICS_ENABLED', path: ['Metrics', 'Enabled'], kind: 'bool' },
+  { env: 'METRICS_LISTEN', path: ['Metrics', 'Listen'], kind: 'string' },
+
+  // Process lifecycle (protocol doc §7 "Graceful restart")
+  { env: 'SHUTDOWN_GRACE_PERIOD', path: ['ShutdownGracePeriod'], kind: 'duration', extension: true },
+];
+
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+
+/** Go `strconv.ParseBool`; `undefined` when the text is not one of its twelve spellings. */
+export function parseGoBool(text: string): boolean | undefined {
+  if (GO_TRUE.has(text)) return true;
+  if (GO_FALSE.has(text)) return false;
+  return undefined;
+}
+
+/** Split a list given in one variable: commas and/or whitespace separate entries. */
+export function splitEnvList(text: string): string[] {
+  return text.split(/[\s,]+/).filter((entry) => entry !== '');
+}
+
+export interface EnvOverlayResult {
+  /** A copy of the file's JSON with every applicable env var applied. */
+  raw: Record<string, unknown>;
+  /** Which variable set which JSON path (`'HTTPS.Listen'` → `'HTTPS_LISTEN'`). */
+  envByPath: Map<string, string>;
+  /** Values that could not be applied (bad booleans) and alias warnings. */
+  issues: ConfigIssue[];
+}
+
+/**
+ * Apply the environment on top of the file's JSON. Pure: the input is not modified and
+ * `env` defaults to `process.env` only here, so tests pass their own object.
+ */
+export function applyEnvOverrides(
+  fileJson: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): EnvOverlayResult {
+  const raw = structuredClone(fileJson);
+  const envByPath = new Map<string, string>();
+  const issues: ConfigIssue[] = [];
+
+  for (const entry of ENV_OVERRIDES) {
+    const chosen = pickVariable(entry, env, issues);
+    if (chosen === undefined) continue;
+    const { name, text } = chosen;
+    const source = `env ${name}`;
+
+    let value: unknown;
+    switch (entry.kind) {
+      case 'bool': {
+        const parsed = parseGoBool(text);
+        if (parsed === undefined) {
+          issues.push(
+            configIssue(
+              'error',
+              entry.path,
+              source,
+              `${quoteValue(text, entry.secret)} is not a boolean`,
+              `set ${name} to true or false (Go's strconv.ParseBool set is accepted: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False)`,
+            ),
+          );
+          continue;
+        }
+        value = parsed;
+        break;
+      }
+      case 'csv':
+        value = splitEnvList(text);
+        break;
+      case 'string':
+      case 'duration':
+        value = text;
+        break;
+    }
+    if (setAt(raw, entry.path, value)) envByPath.set(entry.path.join('.'), name);
+  }
+  return { raw, envByPath, issues };
+}
+
+/** The variable to use for an entry: the primary name, else the first alias that is set. */
+function pickVariable(
+  entry: EnvOverride,
+  env: NodeJS.ProcessEnv,
+  issues: ConfigIssue[],
+): { name: string; text: string } | undefined {
+  const primary = nonEmpty(env[entry.env]);
+  for (const alias of entry.aliases ?? []) {
+    const text = nonEmpty(env[alias.env]);
+    if (text === undefined) continue;
+    const source = `env ${alias.env}`;
+    if (primary !== undefined) {
+      if (text !== primary || alias.warning !== undefined) {
+        issues.push(
+          configIssue(
+            'warning',
+            entry.path,
+            source,
+            `both ${entry.env} and ${alias.env} are set; ${entry.env} wins`,
+            `unset ${alias.env}`,
+          ),
+        );
+      }
+      continue;
+    }
+    if (alias.warning !== undefined) {
+      issues.push(configIssue('warning', entry.path, source, alias.warning, `rename it to ${entry.env}`));
+    }
+    return { name: alias.env, text };
+  }
+  return primary === undefined ? undefined : { name: entry.env, text: primary };
+}
+
+function nonEmpty(text: string | undefined): string | undefined {
+  return text === undefined || text === '' ? undefined : text;
+}
+
+/**
+ * Set `value` at `path`, creating missing objects. Returns false when a parent in the file
+ * is not an object (e.g. `"HTTPS": true`): the schema reports that, and there is nowhere to
+ * put the override.
+ */
+function setAt(root: Record<string, unknown>, path: readonly string[], value: unknown): boolean {
+  let node: Record<string, unknown> = root;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (next === undefined || next === null) {
+      const created: Record<string, unknown> = {};
+      node[key] = created;
+      node = created;
+    } else if (typeof next === 'object' && !Array.isArray(next)) {
+      node = next as Record<string, unknown>;
+    } else {
+      return false;
+    }
+  }
+  const last = path.at(-1);
+  if (last === undefined) return false;
+  node[last] = value;
+  return true;
+}
