@@ -24,8 +24,28 @@ export const ERROR_CODES = {
   MGW_BAD_REQUEST: { exitCode: 1, httpStatus: 400 },
   /** A request body exceeded the limit for its endpoint. */
   MGW_BODY_TOO_LARGE: { exitCode: 1, httpStatus: 413 },
+  /** A gateway artifact link is malformed (protocol doc §4.4: 400). */
+  MGW_LINK_MALFORMED: { exitCode: 1, httpStatus: 400 },
+  /** A gateway artifact link is expired or its signature does not match (§4.4: 403). */
+  MGW_LINK_FORBIDDEN: { exitCode: 1, httpStatus: 403 },
+  /** A download link points at a host outside `DomainWhitelist` (§4.1, §4.2). */
+  MGW_NOT_WHITELISTED: { exitCode: 1, httpStatus: 502 },
+  /** The upstream answered something the gateway cannot use (e.g. a body shorter than its Content-Length). */
+  MGW_UPSTREAM_BAD_RESPONSE: { exitCode: 1, httpStatus: 502 },
+  /** The artifact cache could not be read or written. */
+  MGW_CACHE_IO: { exitCode: 1, httpStatus: 500 },
+  /** The method is not allowed on this path. */
+  MGW_METHOD_NOT_ALLOWED: { exitCode: 1, httpStatus: 405 },
   /** The path is not served by the gateway. */
   MGW_NOT_FOUND: { exitCode: 1, httpStatus: 404 },
+  /** A `cert issue` input is missing or invalid (names, identities, days, key type); exit 2 like a usage error. */
+  MGW_PKI_INVALID_INPUT: { exitCode: 2, httpStatus: 400 },
+  /** The issuing CA (`--ca-cert`/`--ca-key`) cannot be used: unreadable, not a CA, expired, key does not match. */
+  MGW_PKI_CA_UNUSABLE: { exitCode: 1, httpStatus: 500 },
+  /** An output file already exists and `--force` was not given. */
+  MGW_FILE_EXISTS: { exitCode: 1, httpStatus: 500 },
+  /** An output file or directory could not be written. */
+  MGW_FILE_WRITE: { exitCode: 1, httpStatus: 500 },
   /** Anything we did not anticipate: a bug. */
   MGW_INTERNAL: { exitCode: 70, httpStatus: 500 },
 } as const satisfies Record<string, { exitCode: number; httpStatus: number }>;

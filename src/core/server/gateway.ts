@@ -9,6 +9,8 @@ import { DeviceApiRelay } from '../upstream/device-api-relay.js';
 import { createUpstreamDispatcher, readProxyEnv } from '../upstream/upstream-dispatcher.js';
 import { loadUpstreamTls } from '../upstream/upstream-tls.js';
 import { tunnelUpgrade } from '../upstream/websocket-tunnel.js';
+import { createArtifactsFeature } from '../artifacts/artifacts-feature.js';
+import { createDeviceApiRouter } from './device-api-router.js';
 import { loadServerTls } from './tls-material.js';
 import type { ServerTlsMaterial } from './tls-material.js';
 import { bindListener, createDeviceListeners } from './device-listeners.js';
@@ -52,6 +54,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const proxy = readProxyEnv(env);
   const dispatcher: Dispatcher = createUpstreamDispatcher(config, upstreamTls, proxy);
   const relay = new DeviceApiRelay(config.upstream.url, dispatcher);
+  const artifacts = await createArtifactsFeature(config, relay, dispatcher, logger);
+  const deviceApi = createDeviceApiRouter({ relay, next: artifacts?.next, downloads: artifacts?.downloads });
 
   if (config.upstream.insecureSkipVerify) {
     logger.warn({ upstream: config.upstream.url.origin }, 'UpstreamServer.InsecureSkipVerify is on: the upstream certificate is NOT verified; anyone on the path can impersonate the Mender server');
@@ -68,7 +72,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   let drained: (() => void) | undefined;
 
   const ctx: HandlerContext = {
-    relay,
+    deviceApi,
     logger,
     isClosing: () => closing,
     track(res) {
@@ -123,6 +127,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
         for (const listener of listeners) bound.push(await bindListener(listener));
       } catch (err) {
         await Promise.all(listeners.map((l) => new Promise<void>((resolve) => (l.server.listening ? l.server.close(() => resolve()) : resolve()))));
+        await artifacts?.close();
         await dispatcher.close();
         throw err;
       }
@@ -151,6 +156,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       }
       for (const l of listeners) l.server.closeAllConnections();
       await serversClosed;
+      await artifacts?.close();
       await dispatcher.destroy();
       logger.info('stopped');
     },

@@ -7,12 +7,13 @@ import { classifyPath, splitTarget } from '../http/device-path.js';
 import type { PathVerdict } from '../http/device-path.js';
 import { clientAddress } from '../http/client-address.js';
 import { sendJsonError } from '../http/json-response.js';
-import type { DeviceApiRelay, RelayExchange } from '../upstream/device-api-relay.js';
+import type { RelayExchange } from '../upstream/device-api-relay.js';
+import type { DeviceApiHandler } from './device-api-router.js';
 import { toGatewayError } from '../errors.js';
 
 /** What the handlers share with the gateway's lifecycle. */
 export interface HandlerContext {
-  relay: DeviceApiRelay;
+  deviceApi: DeviceApiHandler;
   logger: Logger;
   /** Called for each request so shutdown can wait for it; returns an "I'm done" callback. */
   track(res: ServerResponse): void;
@@ -79,7 +80,7 @@ export function createRequestHandler(ctx: HandlerContext, listener: 'http' | 'ht
         sendJsonError(res, 400, 'request path contains dot segments or encoded separators', requestId);
         return;
       case 'device-api':
-        ctx.relay.relay(req, res, exchange).catch((err: unknown) => {
+        ctx.deviceApi(req, res, exchange).catch((err: unknown) => {
           const failure = toGatewayError(err);
           ctx.logger.error({ err: failure, requestId }, 'relay failed');
           sendJsonError(res, failure.httpStatus, failure.message, requestId);

@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici';
 import { filterRawHeaders, filterResponseHeaders } from '../http/hop-by-hop.js';
 import { appendForwardedFor } from '../http/client-address.js';
 import { sendJsonError } from '../http/json-response.js';
+import type { GatewayError } from '../errors.js';
 import { upstreamFailure } from './upstream-error.js';
 
 /** Per-request facts the relay needs and reports back. */
@@ -16,8 +17,15 @@ export interface RelayExchange {
   upstreamError?: Error;
 }
 
+export interface SendOptions {
+  /** Extra request headers (lower-case) to drop, e.g. `accept-encoding` for bodies we rewrite. */
+  dropHeaders?: readonly string[];
+  /** Replace the request body (already read by an interceptor); its Content-Length is set. */
+  body?: Buffer;
+}
+
 /** Request headers the relay replaces itself. */
-const REPLACED = new Set(['host', 'x-forwarded-for']);
+const REPLACED = ['host', 'x-forwarded-for'];
 
 /** A request carries a body when it says so (RFC 9112 §6.3); GETs from devices do not. */
 function hasBody(req: IncomingMessage): boolean {
@@ -25,11 +33,11 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /**
- * Generic relay of the Mender device API (protocol doc §1.1 "any other /api/devices/**":
- * pass-through). Bodies are streamed both ways and never buffered, so a multi-megabyte
- * deployment log or a chunked upload from a 3.x client passes with flat memory; the auth
- * request body therefore reaches upstream byte-exact, which `X-MEN-Signature` requires
- * (protocol doc §2.1).
+ * Relay of the Mender device API to the upstream server (protocol doc §1.1: everything
+ * under /api/devices/ passes through unless an interceptor owns it). Bodies are streamed
+ * both ways and never buffered, so a multi-megabyte deployment log or a chunked upload
+ * from a 3.x client passes with flat memory, and the auth request reaches upstream
+ * byte-exact, which `X-MEN-Signature` requires (§2.1).
  */
 export class DeviceApiRelay {
   readonly #origin: string;
@@ -45,40 +53,51 @@ export class DeviceApiRelay {
     this.#dispatcher = dispatcher;
   }
 
+  get origin(): string {
+    return this.#origin;
+  }
+
   /** Headers for the upstream request: hop-by-hop removed, Host and X-Forwarded-For set (§7). */
-  upstreamHeaders(req: IncomingMessage, clientIp: string): string[] {
-    const headers = filterRawHeaders(req.rawHeaders, REPLACED);
+  upstreamHeaders(req: IncomingMessage, clientIp: string, drop: readonly string[] = []): string[] {
+    const headers = filterRawHeaders(req.rawHeaders, new Set([...REPLACED, ...drop]));
     headers.push('host', this.#host, 'x-forwarded-for', appendForwardedFor(req.headers['x-forwarded-for'], clientIp));
     return headers;
   }
 
-  async relay(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange): Promise<void> {
+  /**
+   * Send the device's request upstream and return the response for the caller to relay or
+   * transform. A failure before the response becomes a GatewayError (502/504). The upstream
+   * request is aborted if the device goes away first.
+   */
+  async send(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange, options: SendOptions = {}): Promise<Dispatcher.ResponseData | undefined> {
     const abort = new AbortController();
-    // A device that goes away must not leave an upstream request running.
     const onClose = (): void => {
       if (!res.writableFinished) abort.abort();
     };
     res.once('close', onClose);
-
-    let upstream: Dispatcher.ResponseData;
+    const drop = options.body === undefined ? (options.dropHeaders ?? []) : [...(options.dropHeaders ?? []), 'content-length', 'transfer-encoding'];
+    const headers = this.upstreamHeaders(req, exchange.clientIp, drop);
+    if (options.body !== undefined) headers.push('content-length', String(options.body.length));
     try {
-      upstream = await this.#dispatcher.request({
+      const response = await this.#dispatcher.request({
         origin: this.#origin,
         path: this.#basePath + (req.url ?? '/'),
         method: req.method as Dispatcher.HttpMethod,
-        headers: this.upstreamHeaders(req, exchange.clientIp),
-        body: hasBody(req) ? req : null,
+        headers,
+        body: options.body ?? (hasBody(req) ? req : null),
         signal: abort.signal,
       });
+      response.body.once('close', () => res.off('close', onClose));
+      return response;
     } catch (err) {
       res.off('close', onClose);
-      if (abort.signal.aborted) return;
-      const failure = upstreamFailure(err, this.#origin);
-      exchange.upstreamError = failure;
-      sendJsonError(res, failure.httpStatus, failure.message, exchange.requestId);
-      return;
+      if (abort.signal.aborted) return undefined;
+      throw upstreamFailure(err, this.#origin);
     }
+  }
 
+  /** Stream an upstream response to the device unchanged (minus hop-by-hop headers). */
+  async respond(upstream: Dispatcher.ResponseData, res: ServerResponse, exchange: RelayExchange): Promise<void> {
     res.writeHead(upstream.statusCode, filterResponseHeaders(upstream.headers));
     upstream.body.on('data', (chunk: Buffer) => {
       exchange.bytesOut += chunk.length;
@@ -88,10 +107,27 @@ export class DeviceApiRelay {
     } catch (err) {
       // Headers are on the wire: cut the connection so the device never takes a
       // truncated body for a complete one (protocol doc §7).
-      if (!abort.signal.aborted) exchange.upstreamError = upstreamFailure(err, this.#origin);
+      // A device that hangs up shows as a premature close; anything else failed upstream.
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') exchange.upstreamError = upstreamFailure(err, this.#origin);
       res.destroy();
-    } finally {
-      res.off('close', onClose);
     }
   }
+
+  /** Plain pass-through: send, then respond; upstream failures become JSON 502/504. */
+  async relay(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange): Promise<void> {
+    let upstream: Dispatcher.ResponseData | undefined;
+    try {
+      upstream = await this.send(req, res, exchange);
+    } catch (err) {
+      failExchange(res, exchange, err as GatewayError);
+      return;
+    }
+    if (upstream !== undefined) await this.respond(upstream, res, exchange);
+  }
+}
+
+/** Answer a device whose exchange failed with the error's status and a JSON body. */
+export function failExchange(res: ServerResponse, exchange: RelayExchange, error: GatewayError): void {
+  exchange.upstreamError = error;
+  sendJsonError(res, error.httpStatus, error.message, exchange.requestId);
 }

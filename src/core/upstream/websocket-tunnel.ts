@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import type { IncomingMessage, ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
@@ -69,7 +70,8 @@ export function tunnelUpgrade(
     headers,
     agent: false,
     timeout: options.connectTimeoutMs,
-    ...(isHttps ? { ...options.tls, servername: upstream.hostname } : {}),
+    // SNI only for names: RFC 6066 §3 forbids IP literals in server_name (and Node warns, DEP0123).
+    ...(isHttps ? { ...options.tls, ...(isIP(upstream.hostname.replace(/^\[|\]$/g, '')) === 0 ? { servername: upstream.hostname } : {}) } : {}),
   });
 
   let settled = false;

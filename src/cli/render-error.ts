@@ -1,0 +1,20 @@
+import { isGatewayError, toGatewayError } from '../core/errors.js';
+import type { ConfigIssue } from '../core/config/gateway-config.js';
+import { formatConfigIssue } from '../core/config/index.js';
+
+/**
+ * Turn any failure into the text a command prints: what went wrong, where, and what to do
+ * next (style doc habit 4). Config errors list every issue, one per line.
+ */
+export function renderError(err: unknown): { text: string; exitCode: number } {
+  const error = toGatewayError(err);
+  const lines = [`${error.code}: ${error.message}`];
+  if (error.code === 'MGW_CONFIG_INVALID' && Array.isArray(error.details)) {
+    for (const issue of error.details as ConfigIssue[]) lines.push(`  ${formatConfigIssue(issue)}`);
+  }
+  if (error.hint !== undefined) lines.push(`hint: ${error.hint}`);
+  if (!isGatewayError(err) && err instanceof Error && err.stack !== undefined && process.env.DEBUG !== undefined) {
+    lines.push(err.stack);
+  }
+  return { text: lines.join('\n'), exitCode: error.exitCode };
+}

@@ -1,0 +1,61 @@
+import { Command, Flags } from '@oclif/core';
+import { createGateway, createLogger, LOG_LEVELS, loadConfig } from '../core/index.js';
+import type { LogLevel } from '../core/index.js';
+import { renderError } from '../cli/render-error.js';
+
+export default class Serve extends Command {
+  static override summary = 'Run the gateway: relay the Mender device API to the upstream server.';
+
+  static override description = `Devices talk to the gateway as if it were the Mender server. Everything under /api/devices/ is relayed to UpstreamServer.URL; GET /api/internal/v1/gateway/alive answers 204; every other path answers 404.
+
+Logs are JSON lines on stdout. SIGTERM or SIGINT stops accepting connections, lets transfers in flight finish within ShutdownGracePeriod, and exits 0.`;
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --config /etc/mender/mender-gateway.conf',
+    'UPSTREAM_SERVER_URL=https://hosted.mender.io <%= config.bin %> <%= command.id %> --log-level debug',
+  ];
+
+  static override flags = {
+    config: Flags.string({
+      char: 'c',
+      summary: 'Path of the mender-gateway.conf JSON file (default /etc/mender/mender-gateway.conf).',
+    }),
+    'log-level': Flags.string({
+      summary: 'Log level, applied before the configuration is read.',
+      options: [...LOG_LEVELS],
+      default: 'info',
+    }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Serve);
+    const explicitLevel = this.argv.some((arg) => arg.startsWith('--log-level'));
+    const logger = createLogger(flags['log-level'] as LogLevel);
+    try {
+      const { config, warnings } = await loadConfig({ path: flags.config });
+      for (const issue of warnings) logger.warn({ path: issue.path, source: issue.source, hint: issue.hint }, issue.message);
+      // Legacy `DebugLog: true` (protocol doc §6.2) unless the flag says otherwise.
+      if (config.debugLog && !explicitLevel) logger.level = 'debug';
+      logger.info({ config: config.sourceFile ?? '(environment only)' }, 'loaded configuration');
+
+      const gateway = await createGateway(config, { logger });
+      await gateway.start();
+      await new Promise<void>((resolve) => {
+        const stop = (signal: NodeJS.Signals): void => {
+          logger.info({ signal }, 'signal received');
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          gateway.close().then(resolve, resolve);
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+      logger.flush();
+    } catch (err) {
+      const { text, exitCode } = renderError(err);
+      logger.flush();
+      this.logToStderr(text);
+      this.exit(exitCode);
+    }
+  }
+}
