@@ -1,0 +1,191 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { GatewayError, toGatewayError } from '../errors.js';
+import { splitTarget } from '../http/device-path.js';
+import type { Logger } from '../logger.js';
+import type { RelayExchange } from '../upstream/device-api-relay.js';
+import { failExchange } from '../upstream/device-api-relay.js';
+import type { ArtifactCache, OriginFetcher, OriginResponse } from '../cache/artifact-cache.js';
+import type { RandomAccessReader } from '../cache/artifact-store.js';
+import type { ArtifactFill } from '../cache/artifact-fill.js';
+import { createRangeStream } from '../cache/read-stream.js';
+import { decideRange } from './byte-range.js';
+import { isHostWhitelisted } from './domain-whitelist.js';
+import { ARTIFACT_ROUTE, PROXY_ROUTE, decodeProxyLink } from './artifact-link.js';
+import type { ArtifactLinkSigner } from './artifact-link.js';
+
+export const MENDER_ARTIFACT_TYPE = 'application/vnd.mender-artifact';
+
+/** Storage response headers a device may see (§4.3); nothing that could change the bytes. */
+const STORAGE_HEADERS = ['content-length', 'content-range', 'accept-ranges', 'content-type', 'content-disposition', 'etag', 'last-modified'];
+
+export interface ArtifactDownloadsOptions {
+  whitelist: readonly string[];
+  /** Cache mode: the link signer and the cache. Proxy-only mode: both undefined. */
+  signer: ArtifactLinkSigner | undefined;
+  cache: ArtifactCache | undefined;
+  fetchOrigin: OriginFetcher;
+  logger: Logger;
+}
+
+interface Representation {
+  size: number;
+  etag: string | undefined;
+  lastModified: string | undefined;
+  contentType: string | undefined;
+}
+
+/**
+ * Serves the gateway's artifact links (protocol doc §2.7, §4.3, §4.4; issue #3 items 2, 3, 6):
+ * exact Content-Length, `Accept-Ranges: bytes`, single ranges with 206/Content-Range, 416 when
+ * unsatisfiable, If-Range, HEAD, never compressed or chunked. The whitelist is checked again on
+ * every download, so the gateway is never an open proxy.
+ */
+export class ArtifactDownloads {
+  constructor(private readonly options: ArtifactDownloadsOptions) {}
+
+  static handles(path: string): boolean {
+    return path.startsWith(ARTIFACT_ROUTE);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange): Promise<void> {
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('allow', 'GET, HEAD');
+        throw new GatewayError('MGW_METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed on artifact links`, { hint: 'Use GET or HEAD.' });
+      }
+      const { path, query } = splitTarget(req.url ?? '/');
+      if (path.startsWith(PROXY_ROUTE)) {
+        if (this.options.signer !== undefined) {
+          // In cache mode only signed links are served: an unsigned link would let anyone on the
+          // device network pull arbitrary whitelisted URLs through the gateway.
+          throw new GatewayError('MGW_NOT_FOUND', 'artifact proxy links are not served when the artifact cache is enabled', {
+            hint: 'Poll deployments/next again for a current link.',
+          });
+        }
+        await this.#proxy(req, res, exchange, this.#checkWhitelist(decodeProxyLink(path)));
+        return;
+      }
+      if (this.options.signer === undefined || this.options.cache === undefined) {
+        throw new GatewayError('MGW_NOT_FOUND', 'cached artifact links are not served: the artifact cache is disabled', {
+          hint: 'Poll deployments/next again for a current link.',
+        });
+      }
+      const claims = this.options.signer.verify(path, query);
+      this.#checkWhitelist(claims.origin);
+      await this.#fromCache(req, res, exchange, this.options.cache, claims);
+    } catch (err) {
+      const error = toGatewayError(err);
+      if (error.code === 'MGW_INTERNAL') this.options.logger.error({ err, requestId: exchange.requestId }, 'artifact download failed');
+      failExchange(res, exchange, error);
+    }
+  }
+
+  #checkWhitelist(origin: URL): URL {
+    if (!isHostWhitelisted(origin.hostname, this.options.whitelist)) {
+      throw new GatewayError('MGW_LINK_FORBIDDEN', `${origin.hostname} is not whitelisted`, {
+        hint: 'Only hosts in Features.ArtifactsProxy.DomainWhitelist are fetched.',
+      });
+    }
+    return origin;
+  }
+
+  async #fromCache(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange, cache: ArtifactCache, claims: Parameters<ArtifactCache['acquire']>[0]): Promise<void> {
+    const lookup = await cache.acquire(claims);
+    res.once('close', () => lookup.release());
+    switch (lookup.kind) {
+      case 'entry': {
+        const { entry } = lookup;
+        res.once('finish', () => void cache.store.recordAccess(entry.key, exchange.bytesOut));
+        await this.#send(req, res, exchange, entry, lookup.reader);
+        return;
+      }
+      case 'fill':
+        await this.#send(req, res, exchange, lookup.fill.info, lookup.reader, lookup.fill);
+        return;
+      case 'bypass':
+        this.options.logger.info({ requestId: exchange.requestId, key: claims.key, reason: lookup.reason }, 'serving artifact uncached');
+        await this.#proxy(req, res, exchange, claims.origin, lookup.response);
+        return;
+    }
+  }
+
+  async #send(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange, rep: Representation, reader: RandomAccessReader, fill?: ArtifactFill): Promise<void> {
+    const decision = decideRange(req.headers, rep.size, { etag: rep.etag, lastModified: rep.lastModified });
+    const headers: Record<string, string> = {
+      'content-type': rep.contentType ?? MENDER_ARTIFACT_TYPE,
+      'accept-ranges': 'bytes',
+      // no-transform: intermediaries must not compress; a compressed artifact is fatal to 3.x (§2.7).
+      'cache-control': 'private, no-transform',
+    };
+    if (rep.etag !== undefined) headers.etag = rep.etag;
+    if (rep.lastModified !== undefined) headers['last-modified'] = rep.lastModified;
+    if (decision.kind === 'unsatisfiable') {
+      await reader.close();
+      res.writeHead(416, { ...headers, 'content-range': `bytes */${rep.size}`, 'content-length': '0' });
+      res.end();
+      return;
+    }
+    const [status, start, end] = decision.kind === 'partial' ? [206, decision.start, decision.end] : [200, 0, rep.size - 1];
+    headers['content-length'] = String(end - start + 1);
+    if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${rep.size}`;
+    res.writeHead(status, headers);
+    if (req.method === 'HEAD') {
+      await reader.close();
+      res.end();
+      return;
+    }
+    const stream = createRangeStream(reader, start, end, fill);
+    stream.on('data', (chunk: Buffer) => (exchange.bytesOut += chunk.length));
+    try {
+      await pipeline(stream, res);
+    } catch (err) {
+      // Cut the connection: the device resumes with Range instead of taking a short body.
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') exchange.upstreamError = err as Error;
+      res.destroy();
+    }
+  }
+
+  /**
+   * Stream straight from storage without caching (proxy-only mode, or an artifact the cache
+   * cannot take). `Range`/`If-Range` are forwarded; redirects are never followed or relayed.
+   */
+  async #proxy(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange, origin: URL, prefetched?: OriginResponse): Promise<void> {
+    let response = prefetched;
+    if (response !== undefined && req.headers.range !== undefined && response.statusCode === 200) {
+      response.body.destroy(); // a full-body response fetched for the cache; the device wants a range
+      response = undefined;
+    }
+    if (response === undefined) {
+      const headers: Record<string, string> = {};
+      if (typeof req.headers.range === 'string') headers.range = req.headers.range;
+      if (typeof req.headers['if-range'] === 'string') headers['if-range'] = req.headers['if-range'];
+      response = await this.options.fetchOrigin(origin, headers);
+    }
+    if (response.statusCode >= 300 && response.statusCode < 400) {
+      response.body.destroy();
+      throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `storage answered ${response.statusCode} (redirect not followed)`, {
+        hint: 'The gateway never follows storage redirects; fix the storage URL the Mender server hands out.',
+      });
+    }
+    const headers: Record<string, string> = {};
+    for (const name of STORAGE_HEADERS) {
+      const value = response.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    headers['cache-control'] = 'private, no-transform';
+    res.writeHead(response.statusCode, headers);
+    if (req.method === 'HEAD') {
+      response.body.destroy();
+      res.end();
+      return;
+    }
+    response.body.on('data', (chunk: Buffer) => (exchange.bytesOut += chunk.length));
+    try {
+      await pipeline(response.body, res);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') exchange.upstreamError = err as Error;
+      res.destroy();
+    }
+  }
+}

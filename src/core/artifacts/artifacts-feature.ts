@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import type { Dispatcher } from 'undici';
+import type { GatewayConfig } from '../config/gateway-config.js';
+import type { Logger } from '../logger.js';
+import type { DeviceApiRelay } from '../upstream/device-api-relay.js';
+import { upstreamFailure } from '../upstream/upstream-error.js';
+import { ArtifactCache } from '../cache/artifact-cache.js';
+import type { OriginFetcher } from '../cache/artifact-cache.js';
+import { DiskArtifactStore } from '../cache/disk-artifact-store.js';
+import { EntryPins } from '../cache/entry-pins.js';
+import { ArtifactDownloads } from './artifact-downloads.js';
+import { ArtifactLinkSigner, proxyLink } from './artifact-link.js';
+import type { GatewayLink } from './deployment-rewrite.js';
+import { NextRewriteRelay } from './next-rewrite-relay.js';
+
+export interface ArtifactsFeature {
+  next: NextRewriteRelay;
+  downloads: ArtifactDownloads;
+  cache: ArtifactCache | undefined;
+  close(): Promise<void>;
+}
+
+/** RFC 3339 UTC, second precision. */
+function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * Provision `Features.ArtifactsProxy` (protocol doc §4): link rewriting, and either the
+ * proxy-only download route or the signed-link cache. Opening the cache rebuilds its index
+ * and removes debris of interrupted fills before any device is served.
+ */
+export async function createArtifactsFeature(config: GatewayConfig, relay: DeviceApiRelay, dispatcher: Dispatcher, logger: Logger): Promise<ArtifactsFeature | undefined> {
+  const proxyConfig = config.artifactsProxy;
+  if (!proxyConfig.enabled || proxyConfig.gatewayUrl === undefined) return undefined;
+  const gatewayUrl = proxyConfig.gatewayUrl;
+  const whitelist = proxyConfig.domainWhitelist;
+
+  // Storage fetches share the upstream dispatcher: same trust store, proxy and timeouts (§6.4).
+  // No redirect is ever followed (undici's request does not), so a storage redirect cannot
+  // lead the gateway off the whitelist.
+  const fetchOrigin: OriginFetcher = async (origin, headers = {}) => {
+    try {
+      return await dispatcher.request({ origin: origin.origin, path: origin.pathname + origin.search, method: 'GET', headers });
+    } catch (err) {
+      throw upstreamFailure(err, origin.host);
+    }
+  };
+
+  let cache: ArtifactCache | undefined;
+  let signer: ArtifactLinkSigner | undefined;
+  let link: (origin: URL, artifact: { id: string | undefined; name: string | undefined }) => GatewayLink;
+  if (proxyConfig.cache.enabled) {
+    let secret = proxyConfig.cache.signatureSecret;
+    if (secret === undefined) {
+      secret = randomBytes(32);
+      logger.warn('ArtifactsCache.SignatureSecret is not set: using a random secret; download links stop working when the gateway restarts and are not valid on other gateways');
+    }
+    signer = new ArtifactLinkSigner(secret, gatewayUrl, proxyConfig.cache.linkExpireMs);
+    const path = proxyConfig.cache.path;
+    const store = new DiskArtifactStore(path);
+    const pins = new EntryPins(path);
+    cache = new ArtifactCache(store, pins, fetchOrigin, logger);
+    const report = await cache.open();
+    logger.info({ path, entries: report.entries, removed: report.removed.length }, 'artifact cache opened');
+    for (const name of report.removed) logger.warn({ path, file: name }, 'removed leftover of an interrupted cache fill');
+    const linkSigner = signer;
+    link = (origin, artifact) => {
+      const { url, expires } = linkSigner.sign(origin, { id: artifact.id, name: artifact.name });
+      return { uri: url.href, expire: rfc3339(expires) };
+    };
+  } else {
+    link = (origin) => ({ uri: proxyLink(gatewayUrl, origin.href).href, expire: undefined });
+  }
+
+  const next = new NextRewriteRelay(relay, { whitelist, upstream: config.upstream.url, gatewayUrl, link }, logger);
+  const downloads = new ArtifactDownloads({ whitelist, signer, cache, fetchOrigin, logger });
+  return {
+    next,
+    downloads,
+    cache,
+    async close() {
+      await cache?.close();
+    },
+  };
+}

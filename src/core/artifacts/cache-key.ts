@@ -1,0 +1,17 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The cache key of an artifact (protocol doc §4.5): SHA-256 of the storage host and path,
+ * never of the presigned query, which differs on every poll. Host is lower-cased with its
+ * port; the path is taken byte-for-byte as sent (no decoding), and the two are joined with
+ * a separator no host can contain, so `host + path` concatenations cannot collide (the
+ * reply-from cache-key advisory in style doc A2).
+ */
+export function cacheKeyFor(url: URL): string {
+  return createHash('sha256').update(`${url.protocol}//${url.host.toLowerCase()}\n${url.pathname}`).digest('hex');
+}
+
+/** Keys are 64 lower-case hex characters; anything else never touches the filesystem. */
+export function isCacheKey(value: string): boolean {
+  return /^[0-9a-f]{64}$/.test(value);
+}

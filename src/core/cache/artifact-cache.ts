@@ -1,0 +1,236 @@
+import type { Readable } from 'node:stream';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ArtifactEntry, ArtifactStore, NewArtifactEntry, RandomAccessReader, StoreOpenReport } from './artifact-store.js';
+import { ArtifactFill } from './artifact-fill.js';
+import { evictFor } from './cache-eviction.js';
+import type { EntryPins } from './entry-pins.js';
+
+/** The parts of an upstream storage response the cache needs (undici's ResponseData fits). */
+export interface OriginResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
+
+export type OriginFetcher = (origin: URL, headers?: Record<string, string>) => Promise<OriginResponse>;
+
+export interface ArtifactRef {
+  key: string;
+  origin: URL;
+  artifactId: string | undefined;
+  artifactName: string | undefined;
+}
+
+/** How a request for an artifact will be answered. Every result holds a pin until `release()`. */
+export type CacheLookup =
+  | { kind: 'entry'; entry: ArtifactEntry; reader: RandomAccessReader; release(): void }
+  | { kind: 'fill'; fill: ArtifactFill; reader: RandomAccessReader; release(): void }
+  /** Not cacheable now (does not fit, no length, upstream error status): serve straight through. */
+  | { kind: 'bypass'; reason: string; response: OriginResponse | undefined; release(): void };
+
+export interface CacheEvents {
+  fillStarted?(ref: ArtifactRef, size: number): void;
+  fillFinished?(ref: ArtifactRef, entry: ArtifactEntry): void;
+  fillFailed?(ref: ArtifactRef, error: Error): void;
+  evicted?(entry: ArtifactEntry, reason: string): void;
+}
+
+type StartResult = { fill: ArtifactFill } | { bypass: string; response: OriginResponse | undefined };
+
+function header(headers: OriginResponse['headers'], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Safety margin kept free on the cache volume: 5 % of it, at most 64 MiB, so metadata
+ * writes and the rest of the system never hit a full disk because of the cache.
+ */
+export function freeSpaceMargin(volumeBytes: number): number {
+  return Math.min(64 * 1024 * 1024, Math.floor(volumeBytes * 0.05));
+}
+
+/**
+ * The cache in front of artifact storage: at most one upstream download per artifact at a
+ * time (single flight), devices served from complete entries or from the growing fill,
+ * room made by eviction before a fill and on ENOSPC during one, and a pass-through when
+ * an artifact cannot be cached, so a full cache never fails an update (issue #3 items 5–8).
+ */
+export class ArtifactCache {
+  readonly #fills = new Map<string, Promise<ArtifactFill | undefined>>();
+  readonly #active = new Map<ArtifactFill, OriginResponse>();
+
+  constructor(
+    readonly store: ArtifactStore,
+    readonly pins: EntryPins,
+    private readonly fetchOrigin: OriginFetcher,
+    private readonly logger: Logger,
+    private readonly events: CacheEvents = {},
+  ) {}
+
+  /** Free space kept on the volume beyond what a fill needs (see freeSpaceMargin). */
+  #marginBytes = 0;
+
+  async open(): Promise<StoreOpenReport> {
+    const report = await this.store.open();
+    this.#marginBytes = freeSpaceMargin(await this.store.capacity());
+    return report;
+  }
+
+  /** Fills in progress (for metrics and shutdown). */
+  get fillsInProgress(): number {
+    return this.#active.size;
+  }
+
+  async acquire(ref: ArtifactRef): Promise<CacheLookup> {
+    const { key } = ref;
+    await this.pins.pin(key);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.pins.unpin(key);
+    };
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const existing = await this.store.openReader(key);
+        if (existing !== undefined) return { kind: 'entry', ...existing, release };
+        // From here to the map update there is no await: concurrent misses join one fill.
+        let pending = this.#fills.get(key);
+        if (pending === undefined) {
+          if (this.store.get(key) !== undefined) continue; // a fill committed meanwhile
+          const started = this.#startFill(ref);
+          pending = started.then((r) => ('fill' in r ? r.fill : undefined));
+          this.#fills.set(key, pending);
+          const result = await started;
+          if ('bypass' in result) {
+            this.#fills.delete(key);
+            return { kind: 'bypass', reason: result.bypass, response: result.response, release };
+          }
+          return { kind: 'fill', fill: result.fill, reader: await result.fill.openReader(), release };
+        }
+        const fill = await pending;
+        if (fill === undefined) return { kind: 'bypass', reason: 'the artifact is not being cached', response: undefined, release };
+        if (fill.state !== 'failed') {
+          // Open before checking state again: after the final rename the partial path is gone.
+          try {
+            return { kind: 'fill', fill, reader: await fill.openReader(), release };
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          }
+        } else {
+          throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `download of the artifact failed: ${(await fill.finished.catch((e: unknown) => e as Error)).toString()}`, {
+            hint: 'The device resumes later and the gateway fetches the artifact again.',
+          });
+        }
+      }
+      return { kind: 'bypass', reason: 'entry changed repeatedly while looking it up', response: undefined, release };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  async #startFill(ref: ArtifactRef): Promise<StartResult> {
+    const response = await this.fetchOrigin(ref.origin);
+    if (response.statusCode !== 200) {
+      return { bypass: `storage answered ${response.statusCode}`, response };
+    }
+    const size = Number(header(response.headers, 'content-length'));
+    const encoding = header(response.headers, 'content-encoding');
+    if (!Number.isSafeInteger(size) || size < 0) return { bypass: 'storage sent no Content-Length', response };
+    if (encoding !== undefined && encoding !== 'identity') return { bypass: `storage sent Content-Encoding ${encoding}`, response };
+
+    const need = size + this.#marginBytes;
+    let { freeBytes } = await evictFor(this.store, this.pins, 0);
+    if (freeBytes < need) {
+      const result = await evictFor(this.store, this.pins, need);
+      for (const entry of result.evicted) this.#evicted(entry, 'make room for a new artifact');
+      freeBytes = result.freeBytes;
+    }
+    if (freeBytes < need) {
+      this.logger.warn({ key: ref.key, artifact: ref.artifactName, size, freeBytes }, 'artifact does not fit in the cache: serving it uncached');
+      return { bypass: 'the artifact does not fit in the cache', response };
+    }
+
+    const info: NewArtifactEntry = {
+      key: ref.key,
+      origin: `${ref.origin.protocol}//${ref.origin.host}${ref.origin.pathname}`,
+      artifactId: ref.artifactId,
+      artifactName: ref.artifactName,
+      size,
+      etag: header(response.headers, 'etag'),
+      lastModified: header(response.headers, 'last-modified'),
+      contentType: header(response.headers, 'content-type'),
+    };
+    const writer = await this.store.beginWrite(ref.key);
+    const fill = new ArtifactFill(ref.key, info, writer);
+    this.#active.set(fill, response);
+    this.events.fillStarted?.(ref, size);
+    this.logger.info({ key: ref.key, artifact: ref.artifactName, size }, 'cache fill started');
+    void this.#runFill(ref, fill, writer, response);
+    return { fill };
+  }
+
+  async #runFill(ref: ArtifactRef, fill: ArtifactFill, writer: Awaited<ReturnType<ArtifactStore['beginWrite']>>, response: OriginResponse): Promise<void> {
+    try {
+      try {
+        for await (const chunk of response.body as AsyncIterable<Buffer>) {
+          if (writer.bytesWritten + chunk.length > fill.size) {
+            throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `storage sent more than its Content-Length ${fill.size}`, {
+              hint: 'The download was discarded; check the storage service.',
+            });
+          }
+          await this.#writeWithRetry(ref, fill, writer, chunk);
+          fill.progress(chunk.length);
+        }
+      } catch (err) {
+        // Every byte of the Content-Length arrived and only the end of the exchange was lost
+        // (the link dropped right after): the artifact is complete, keep it.
+        if ((err as GatewayError).code === 'MGW_UPSTREAM_BAD_RESPONSE' || writer.bytesWritten !== fill.size) throw err;
+      }
+      const entry = await writer.commit(fill.info);
+      this.#fills.delete(ref.key);
+      fill.complete(entry);
+      this.events.fillFinished?.(ref, entry);
+      this.logger.info({ key: ref.key, artifact: ref.artifactName, size: entry.size, sha256: entry.sha256 }, 'cache fill finished');
+    } catch (err) {
+      response.body.destroy();
+      await writer.abort();
+      this.#fills.delete(ref.key);
+      const error = err instanceof Error ? err : new Error(String(err));
+      fill.fail(error);
+      this.events.fillFailed?.(ref, error);
+      this.logger.warn({ key: ref.key, artifact: ref.artifactName, written: fill.written, size: fill.size, error: error.message }, 'cache fill failed: partial download discarded');
+    } finally {
+      this.#active.delete(fill);
+    }
+  }
+
+  /** ENOSPC during a fill (another writer filled the volume): evict and try once more (§4.6). */
+  async #writeWithRetry(ref: ArtifactRef, fill: ArtifactFill, writer: Awaited<ReturnType<ArtifactStore['beginWrite']>>, chunk: Buffer): Promise<void> {
+    try {
+      await writer.write(chunk);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      const result = await evictFor(this.store, this.pins, fill.size - fill.written + this.#marginBytes);
+      for (const entry of result.evicted) this.#evicted(entry, 'disk full during a fill');
+      this.logger.warn({ key: ref.key, evicted: result.evicted.length }, 'cache volume full during a fill: evicted and retrying');
+      await writer.write(chunk);
+    }
+  }
+
+  #evicted(entry: ArtifactEntry, reason: string): void {
+    this.events.evicted?.(entry, reason);
+    this.logger.info({ key: entry.key, artifact: entry.artifactName, size: entry.size, lastAccessAt: entry.lastAccessAt, reason }, 'cache entry evicted');
+  }
+
+  /** Abort fills still running (shutdown): their partial files are discarded. */
+  async close(): Promise<void> {
+    // Destroying the upstream body makes each fill loop fail and discard its partial file.
+    for (const response of this.#active.values()) response.body.destroy(new Error('gateway shutting down'));
+    await this.pins.clear();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,30 @@
+import type { ArtifactEntry, ArtifactStore } from './artifact-store.js';
+import type { EntryPins } from './entry-pins.js';
+
+/**
+ * Make room for `needBytes` (protocol doc §4.6; issue #3 item 7): evict entries that are
+ * not in use, least recently accessed first (creation time breaks ties), until the store
+ * reports enough free space. Last access is our own record, not the file's atime, which
+ * `relatime`/`noatime` mounts make meaningless (style doc C11).
+ */
+export async function evictFor(
+  store: ArtifactStore,
+  pins: Pick<EntryPins, 'isPinned'>,
+  needBytes: number,
+  extraPinned: ReadonlySet<string> = new Set(),
+): Promise<{ evicted: ArtifactEntry[]; freeBytes: number }> {
+  let freeBytes = await store.freeSpace();
+  const evicted: ArtifactEntry[] = [];
+  if (freeBytes >= needBytes) return { evicted, freeBytes };
+  const candidates = store
+    .list()
+    .filter((entry) => !pins.isPinned(entry.key) && !extraPinned.has(entry.key))
+    .sort((a, b) => a.lastAccessAt.localeCompare(b.lastAccessAt) || a.createdAt.localeCompare(b.createdAt));
+  for (const entry of candidates) {
+    if (freeBytes >= needBytes) break;
+    await store.remove(entry.key);
+    evicted.push(entry);
+    freeBytes = await store.freeSpace();
+  }
+  return { evicted, freeBytes };
+}

@@ -1,0 +1,281 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GatewayError } from '../errors.js';
+import { isCacheKey } from '../artifacts/cache-key.js';
+import type { ArtifactEntry, ArtifactStore, ArtifactWriter, NewArtifactEntry, RandomAccessReader, StoreOpenReport } from './artifact-store.js';
+import { isProcessAlive } from './process-alive.js';
+
+/**
+ * The artifact store on disk (protocol doc §4.6, issue #3 item 4).
+ *
+ * Layout, flat in `ArtifactsCache.Path`:
+ *   <key>.mender                       complete artifact bytes
+ *   <key>.json                         its metadata (ArtifactEntry)
+ *   <key>.<pid>.<random>.partial       a fill in progress by process <pid>
+ *   <key>.json.<random>.tmp            metadata being replaced
+ *
+ * A fill is written to a temporary file in the same folder (so `rename` is atomic),
+ * fsynced, its length checked against the upstream Content-Length, then published: the
+ * metadata first, the bytes last. An entry exists only when both files exist with the
+ * recorded size, so a crash at any point leaves either the old state or debris that
+ * `open()` removes. Nothing is ever served from a `.partial` as if it were complete.
+ */
+
+const PERSIST_DELAY_MS = 1_000;
+
+function entryPaths(dir: string, key: string): { data: string; meta: string } {
+  return { data: join(dir, `${key}.mender`), meta: join(dir, `${key}.json`) };
+}
+
+async function writeFileDurably(path: string, content: string, mode: number): Promise<void> {
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const fh = await open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+class FileReader implements RandomAccessReader {
+  constructor(private readonly fh: FileHandle) {}
+  async read(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
+    const { bytesRead } = await this.fh.read(buffer, offset, length, position);
+    return bytesRead;
+  }
+  close(): Promise<void> {
+    return this.fh.close();
+  }
+}
+
+class DiskWriter implements ArtifactWriter {
+  bytesWritten = 0;
+  readonly #hash: Hash = createHash('sha256');
+  #done = false;
+
+  constructor(
+    readonly key: string,
+    private readonly store: DiskArtifactStore,
+    private readonly path: string,
+    private readonly fh: FileHandle,
+  ) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.#done) throw new Error('write after commit/abort');
+    let offset = 0;
+    while (offset < chunk.length) {
+      const { bytesWritten } = await this.fh.write(chunk, offset, chunk.length - offset, this.bytesWritten + offset);
+      offset += bytesWritten;
+    }
+    this.#hash.update(chunk);
+    this.bytesWritten += chunk.length;
+  }
+
+  async openReader(): Promise<RandomAccessReader> {
+    return new FileReader(await open(this.path, 'r'));
+  }
+
+  async commit(info: NewArtifactEntry): Promise<ArtifactEntry> {
+    if (this.#done) throw new Error('commit after commit/abort');
+    if (this.bytesWritten !== info.size) {
+      await this.abort();
+      throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `storage sent ${this.bytesWritten} bytes for an artifact of Content-Length ${info.size}`, {
+        hint: 'The partial download was discarded; the next request fetches it again.',
+      });
+    }
+    this.#done = true;
+    await this.fh.sync();
+    await this.fh.close();
+    const now = new Date().toISOString();
+    const entry: ArtifactEntry = { ...info, sha256: this.#hash.digest('hex'), createdAt: now, lastAccessAt: now, hits: 0, bytesServed: 0 };
+    const paths = entryPaths(this.store.location, this.key);
+    await writeFileDurably(paths.meta, `${JSON.stringify(entry, null, 2)}\n`, 0o640);
+    await rename(this.path, paths.data);
+    await syncDir(this.store.location);
+    this.store.index(entry);
+    return entry;
+  }
+
+  async abort(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    await this.fh.close().catch(() => undefined);
+    await unlink(this.path).catch(() => undefined);
+  }
+}
+
+export class DiskArtifactStore implements ArtifactStore {
+  readonly #entries = new Map<string, ArtifactEntry>();
+  readonly #pendingPersist = new Map<string, NodeJS.Timeout>();
+
+  constructor(readonly location: string) {}
+
+  async open(): Promise<StoreOpenReport> {
+    await mkdir(this.location, { recursive: true, mode: 0o750 });
+    const removed: string[] = [];
+    const names = await readdir(this.location);
+    const remove = async (name: string): Promise<void> => {
+      await rm(join(this.location, name), { force: true });
+      removed.push(name);
+    };
+    for (const name of names) {
+      const partial = /^([0-9a-f]{64})\.(\d+)\.[0-9a-f]+\.partial$/.exec(name);
+      // A fill of another live process (a second `serve` on the same folder) is not debris.
+      if (partial !== null && (Number(partial[2]) === process.pid || !isProcessAlive(Number(partial[2])))) await remove(name);
+      else if (/^[0-9a-f]{64}\.json\.[0-9a-f]+\.tmp$/.test(name)) await remove(name);
+    }
+    this.#entries.clear();
+    for (const name of names) {
+      const match = /^([0-9a-f]{64})\.json$/.exec(name);
+      if (match?.[1] === undefined) continue;
+      const key = match[1];
+      const paths = entryPaths(this.location, key);
+      let entry: ArtifactEntry;
+      try {
+        entry = JSON.parse(await readFile(paths.meta, 'utf8')) as ArtifactEntry;
+      } catch {
+        await remove(name);
+        continue;
+      }
+      const size = await stat(paths.data).then((s) => s.size, () => -1);
+      if (entry.key !== key || size !== entry.size) {
+        // Metadata published but bytes never renamed (crash between the two), or bytes altered.
+        await remove(name);
+        if (size >= 0) await remove(`${key}.mender`);
+        continue;
+      }
+      this.#entries.set(key, entry);
+    }
+    for (const name of names) {
+      const match = /^([0-9a-f]{64})\.mender$/.exec(name);
+      if (match?.[1] !== undefined && !this.#entries.has(match[1]) && !removed.includes(name)) await remove(name);
+    }
+    return { entries: this.#entries.size, removed };
+  }
+
+  /** @internal called by a writer that published an entry. */
+  index(entry: ArtifactEntry): void {
+    this.#entries.set(entry.key, entry);
+  }
+
+  list(): ArtifactEntry[] {
+    return [...this.#entries.values()];
+  }
+
+  get(key: string): ArtifactEntry | undefined {
+    return this.#entries.get(key);
+  }
+
+  findByArtifactId(artifactId: string): ArtifactEntry | undefined {
+    for (const entry of this.#entries.values()) if (entry.artifactId === artifactId) return entry;
+    return undefined;
+  }
+
+  async openReader(key: string): Promise<{ entry: ArtifactEntry; reader: RandomAccessReader } | undefined> {
+    const entry = this.#entries.get(key);
+    if (entry === undefined || !isCacheKey(key)) return undefined;
+    let fh: FileHandle;
+    try {
+      fh = await open(entryPaths(this.location, key).data, 'r');
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      this.#entries.delete(key); // removed behind our back (cache prune): a miss, not an error
+      return undefined;
+    }
+    const { size } = await fh.stat();
+    if (size !== entry.size) {
+      await fh.close();
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return { entry, reader: new FileReader(fh) };
+  }
+
+  async beginWrite(key: string): Promise<ArtifactWriter> {
+    if (!isCacheKey(key)) throw new Error(`not a cache key: ${key}`);
+    const path = join(this.location, `${key}.${process.pid}.${randomBytes(6).toString('hex')}.partial`);
+    const fh = await open(path, 'wx', 0o640);
+    return new DiskWriter(key, this, path, fh);
+  }
+
+  async remove(key: string): Promise<number> {
+    if (!isCacheKey(key)) return 0;
+    const entry = this.#entries.get(key);
+    this.#entries.delete(key);
+    const timer = this.#pendingPersist.get(key);
+    if (timer !== undefined) clearTimeout(timer);
+    this.#pendingPersist.delete(key);
+    const paths = entryPaths(this.location, key);
+    const size = await stat(paths.data).then((s) => s.size, () => entry?.size ?? 0);
+    // Metadata first: a crash in between leaves bytes without metadata, which open() removes.
+    await unlink(paths.meta).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
+    const existed = await unlink(paths.data).then(() => true, (err: unknown) => {
+      if (!isNotFound(err)) throw err;
+      return false;
+    });
+    return existed ? size : 0;
+  }
+
+  recordAccess(key: string, bytesServed: number): Promise<void> {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return Promise.resolve();
+    entry.lastAccessAt = new Date().toISOString();
+    entry.hits += 1;
+    entry.bytesServed += bytesServed;
+    // Coalesce: a burst of devices downloading one artifact writes its metadata once.
+    if (!this.#pendingPersist.has(key)) {
+      const timer = setTimeout(() => void this.#persist(key), PERSIST_DELAY_MS);
+      timer.unref();
+      this.#pendingPersist.set(key, timer);
+    }
+    return Promise.resolve();
+  }
+
+  async #persist(key: string): Promise<void> {
+    this.#pendingPersist.delete(key);
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
+    const paths = entryPaths(this.location, key);
+    // Never resurrect metadata for bytes that `cache prune` removed meanwhile.
+    if (!(await stat(paths.data).then(() => true, () => false))) return;
+    await writeFileDurably(paths.meta, `${JSON.stringify(entry, null, 2)}\n`, 0o640).catch(() => undefined);
+  }
+
+  async freeSpace(): Promise<number> {
+    const s = await statfs(this.location);
+    return s.bavail * s.bsize;
+  }
+
+  async capacity(): Promise<number> {
+    const s = await statfs(this.location);
+    return s.blocks * s.bsize;
+  }
+
+  async close(): Promise<void> {
+    const keys = [...this.#pendingPersist.keys()];
+    for (const key of keys) {
+      clearTimeout(this.#pendingPersist.get(key));
+      await this.#persist(key);
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isProcessAlive } from './process-alive.js';
+
+/**
+ * Which cache entries are in use: being served to a device or being filled (protocol doc
+ * §4.6: pinned entries are never evicted). Counted in memory for this process, and
+ * mirrored as marker files `<Path>/.in-use/<key>.<pid>` so that `mender-gw cache prune`,
+ * a separate process, can see them too (issue #3 item 10). Markers of dead processes are
+ * ignored, so a crash never pins an entry forever.
+ */
+export const IN_USE_DIR = '.in-use';
+
+export class EntryPins {
+  readonly #counts = new Map<string, number>();
+  readonly #dir: string | undefined;
+  #dirReady: Promise<void> | undefined;
+
+  /** `cacheDir` undefined: in-memory only (memory store, tests). */
+  constructor(cacheDir: string | undefined) {
+    this.#dir = cacheDir === undefined ? undefined : join(cacheDir, IN_USE_DIR);
+  }
+
+  isPinned(key: string): boolean {
+    return (this.#counts.get(key) ?? 0) > 0;
+  }
+
+  async pin(key: string): Promise<void> {
+    const count = (this.#counts.get(key) ?? 0) + 1;
+    this.#counts.set(key, count);
+    if (count === 1 && this.#dir !== undefined) {
+      this.#dirReady ??= mkdir(this.#dir, { recursive: true, mode: 0o750 }).then(() => undefined);
+      await this.#dirReady;
+      await writeFile(join(this.#dir, `${key}.${process.pid}`), '', { mode: 0o640 }).catch(() => undefined);
+    }
+  }
+
+  unpin(key: string): void {
+    const count = (this.#counts.get(key) ?? 0) - 1;
+    if (count > 0) {
+      this.#counts.set(key, count);
+      return;
+    }
+    this.#counts.delete(key);
+    if (this.#dir !== undefined) void rm(join(this.#dir, `${key}.${process.pid}`), { force: true }).catch(() => undefined);
+  }
+
+  /** Remove this process's markers (shutdown). */
+  async clear(): Promise<void> {
+    const keys = [...this.#counts.keys()];
+    this.#counts.clear();
+    if (this.#dir === undefined) return;
+    const dir = this.#dir;
+    await Promise.all(keys.map((key) => rm(join(dir, `${key}.${process.pid}`), { force: true })));
+  }
+}
+
+/** Keys pinned by any live process, read from the marker folder (used by `cache prune`). */
+export async function pinnedKeysOnDisk(cacheDir: string): Promise<Set<string>> {
+  const pinned = new Set<string>();
+  const dir = join(cacheDir, IN_USE_DIR);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const match = /^([0-9a-f]{64})\.(\d+)$/.exec(name);
+    if (match?.[1] === undefined) continue;
+    if (isProcessAlive(Number(match[2]))) pinned.add(match[1]);
+    else await rm(join(dir, name), { force: true }).catch(() => undefined);
+  }
+  return pinned;
+}
