@@ -36,6 +36,14 @@ export const ERROR_CODES = {
   MGW_CACHE_IO: { exitCode: 1, httpStatus: 500 },
   /** The method is not allowed on this path. */
   MGW_METHOD_NOT_ALLOWED: { exitCode: 1, httpStatus: 405 },
+  /** The upstream management API is rate-limiting or failing; the device should retry later (503 + Retry-After). */
+  MGW_UPSTREAM_BUSY: { exitCode: 1, httpStatus: 503 },
+  /** The gateway's management login was refused: wrong credentials or user. */
+  MGW_MANAGEMENT_LOGIN: { exitCode: 1, httpStatus: 502 },
+  /** The device may not use this listener or its certificate was refused (mTLS, protocol doc §3.3). */
+  MGW_DEVICE_FORBIDDEN: { exitCode: 1, httpStatus: 403 },
+  /** The device's auth request signature does not verify (protocol doc §3.7 step 4). */
+  MGW_BAD_SIGNATURE: { exitCode: 1, httpStatus: 401 },
   /** The path is not served by the gateway. */
   MGW_NOT_FOUND: { exitCode: 1, httpStatus: 404 },
   /** A `cert issue` input is missing or invalid (names, identities, days, key type); exit 2 like a usage error. */

@@ -33,7 +33,13 @@ const SERVER_OPTIONS: HttpServerOptions = {
   keepAliveTimeout: 90_000,
 };
 
-export function createDeviceListeners(config: GatewayConfig, tls: ServerTlsMaterial | undefined): DeviceListener[] {
+/**
+ * `clientCa` set: mTLS (protocol doc §3.3). The handshake requires a certificate chaining to a
+ * root in the bundle; intermediates may come from the device, and a configured intermediate
+ * counts as an anchor like in Go (`allowPartialTrustChain`). With InsecureSkipClientExpireAfter
+ * OpenSSL must not reject expired leaves itself, so verification moves to checkPeer().
+ */
+export function createDeviceListeners(config: GatewayConfig, tls: ServerTlsMaterial | undefined, clientCa?: string): DeviceListener[] {
   const listeners: DeviceListener[] = [];
   if (config.http.enabled) {
     listeners.push({ kind: 'http', server: createHttpServer(SERVER_OPTIONS), listen: config.http.listen });
@@ -44,6 +50,9 @@ export function createDeviceListeners(config: GatewayConfig, tls: ServerTlsMater
       cert: tls.cert,
       key: tls.key,
       minVersion: config.https.minimumTlsVersion,
+      ...(clientCa === undefined
+        ? {}
+        : { requestCert: true, rejectUnauthorized: !config.mtls.insecureSkipClientExpireAfter, ca: clientCa, allowPartialTrustChain: true }),
     });
     listeners.push({ kind: 'https', server, listen: config.https.listen });
   }

@@ -11,6 +11,10 @@ import { loadUpstreamTls } from '../upstream/upstream-tls.js';
 import { tunnelUpgrade } from '../upstream/websocket-tunnel.js';
 import { createArtifactsFeature } from '../artifacts/artifacts-feature.js';
 import { createDeviceApiRouter } from './device-api-router.js';
+import { createMtlsFeature } from '../mtls/mtls-feature.js';
+import { checkPeer } from '../mtls/client-certificate-check.js';
+import { InventoryInterceptor } from '../device-system/inventory-interceptor.js';
+import type { TLSSocket } from 'node:tls';
 import { loadServerTls } from './tls-material.js';
 import type { ServerTlsMaterial } from './tls-material.js';
 import { bindListener, createDeviceListeners } from './device-listeners.js';
@@ -55,7 +59,12 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const dispatcher: Dispatcher = createUpstreamDispatcher(config, upstreamTls, proxy);
   const relay = new DeviceApiRelay(config.upstream.url, dispatcher);
   const artifacts = await createArtifactsFeature(config, relay, dispatcher, logger);
-  const deviceApi = createDeviceApiRouter({ relay, next: artifacts?.next, downloads: artifacts?.downloads });
+  const mtls = await createMtlsFeature(config, relay, dispatcher, logger);
+  const inventory =
+    config.deviceSystem.enabled && config.deviceSystem.systemId !== undefined
+      ? new InventoryInterceptor(relay, config.deviceSystem.systemId, config.deviceSystem.defaultInventory, logger)
+      : undefined;
+  const deviceApi = createDeviceApiRouter({ relay, next: artifacts?.next, downloads: artifacts?.downloads, auth: mtls?.auth, inventory });
 
   if (config.upstream.insecureSkipVerify) {
     logger.warn({ upstream: config.upstream.url.origin }, 'UpstreamServer.InsecureSkipVerify is on: the upstream certificate is NOT verified; anyone on the path can impersonate the Mender server');
@@ -73,6 +82,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
 
   const ctx: HandlerContext = {
     deviceApi,
+    mtls: mtls === undefined ? undefined : { policy: mtls.policy, allowDeviceApiOnHttp: mtls.allowDeviceApiOnHttp },
     logger,
     isClosing: () => closing,
     track(res) {
@@ -104,10 +114,29 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     },
   };
 
-  const listeners: DeviceListener[] = createDeviceListeners(config, serverTls);
+  const listeners: DeviceListener[] = createDeviceListeners(config, serverTls, mtls?.clientCa);
   for (const listener of listeners) {
     listener.server.on('request', createRequestHandler(ctx, listener.kind));
     listener.server.on('upgrade', createUpgradeHandler(ctx, listener.kind));
+    if (listener.kind === 'https' && mtls !== undefined) {
+      const policy = mtls.policy;
+      // The handshake already refused untrusted or missing certificates; cut blacklisted ones
+      // (and anything else checkPeer rejects) before a single request is read.
+      listener.server.on('secureConnection', (socket: TLSSocket) => {
+        const verdict = checkPeer(socket, policy);
+        if (!verdict.ok) {
+          logger.warn({ ip: socket.remoteAddress, reason: verdict.reason, serial: verdict.serial }, 'mTLS: device refused');
+          socket.destroy();
+        } else if (verdict.expiredAccepted) {
+          logger.warn({ ip: socket.remoteAddress, serial: verdict.serial, subject: verdict.subject }, 'mTLS: expired device certificate accepted (InsecureSkipClientExpireAfter)');
+        }
+      });
+    }
+    if (listener.kind === 'https') {
+      listener.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+        logger.warn({ ip: socket.remoteAddress, code: err.code, reason: err.message }, mtls === undefined ? 'TLS handshake failed' : 'mTLS: handshake refused');
+      });
+    }
     listener.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       // Malformed HTTP from a device: answer 400 if we still can, never crash (issue #7).
       logger.warn({ listener: listener.kind, ip: socket.remoteAddress, code: err.code }, 'malformed request');
@@ -127,6 +156,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
         for (const listener of listeners) bound.push(await bindListener(listener));
       } catch (err) {
         await Promise.all(listeners.map((l) => new Promise<void>((resolve) => (l.server.listening ? l.server.close(() => resolve()) : resolve()))));
+        mtls?.close();
         await artifacts?.close();
         await dispatcher.close();
         throw err;
@@ -156,6 +186,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       }
       for (const l of listeners) l.server.closeAllConnections();
       await serversClosed;
+      mtls?.close();
       await artifacts?.close();
       await dispatcher.destroy();
       logger.info('stopped');

@@ -8,7 +8,11 @@ import type { PathVerdict } from '../http/device-path.js';
 import { clientAddress } from '../http/client-address.js';
 import { sendJsonError } from '../http/json-response.js';
 import type { RelayExchange } from '../upstream/device-api-relay.js';
-import type { DeviceApiHandler } from './device-api-router.js';
+import type { DeviceApiHandler, RequestOrigin } from './device-api-router.js';
+import type { TLSSocket } from 'node:tls';
+import { checkPeer } from '../mtls/client-certificate-check.js';
+import type { PeerPolicy } from '../mtls/client-certificate-check.js';
+import { GatewayError } from '../errors.js';
 import { toGatewayError } from '../errors.js';
 
 /** What the handlers share with the gateway's lifecycle. */
@@ -18,8 +22,29 @@ export interface HandlerContext {
   /** Called for each request so shutdown can wait for it; returns an "I'm done" callback. */
   track(res: ServerResponse): void;
   isClosing(): boolean;
+  /** Present when Features.mTLS is enabled. */
+  mtls: { policy: PeerPolicy; allowDeviceApiOnHttp: boolean } | undefined;
   /** Opens a WebSocket tunnel (the gateway wires it to the upstream settings). */
   tunnel(req: IncomingMessage, socket: Duplex, head: Buffer, clientIp: string, requestId: string): void;
+}
+
+/**
+ * Who may use the device API on this connection when mTLS is on (protocol doc §3.3, §9 item
+ * 12): on HTTPS a device with a valid, non-blacklisted certificate, checked on every request;
+ * on plain HTTP nobody, unless the operator allowed it — otherwise switching to port 80 would
+ * bypass the certificate check.
+ */
+function authorizeOrigin(ctx: HandlerContext, listener: 'http' | 'https', socket: IncomingMessage['socket']): RequestOrigin | GatewayError {
+  if (ctx.mtls === undefined) return { listener, certificate: undefined };
+  if (listener === 'http') {
+    if (ctx.mtls.allowDeviceApiOnHttp) return { listener, certificate: undefined };
+    return new GatewayError('MGW_DEVICE_FORBIDDEN', 'the device API needs HTTPS with a client certificate (Features.mTLS is enabled)', {
+      hint: 'Point the device at the HTTPS listener, or set Features.mTLS.AllowDeviceAPIOnHTTP.',
+    });
+  }
+  const verdict = checkPeer(socket as TLSSocket, ctx.mtls.policy);
+  if (!verdict.ok) return new GatewayError('MGW_DEVICE_FORBIDDEN', `mTLS: ${verdict.reason}`, { hint: 'The device needs a valid certificate from a trusted CA.' });
+  return { listener, certificate: { serial: verdict.serial, subject: verdict.subject } };
 }
 
 function logLevelFor(status: number): 'info' | 'warn' | 'error' {
@@ -79,13 +104,20 @@ export function createRequestHandler(ctx: HandlerContext, listener: 'http' | 'ht
       case 'unsafe':
         sendJsonError(res, 400, 'request path contains dot segments or encoded separators', requestId);
         return;
-      case 'device-api':
-        ctx.deviceApi(req, res, exchange).catch((err: unknown) => {
+      case 'device-api': {
+        const origin = authorizeOrigin(ctx, listener, req.socket);
+        if (origin instanceof GatewayError) {
+          exchange.upstreamError = origin;
+          sendJsonError(res, origin.httpStatus, origin.message, requestId);
+          return;
+        }
+        ctx.deviceApi(req, res, exchange, origin).catch((err: unknown) => {
           const failure = toGatewayError(err);
           ctx.logger.error({ err: failure, requestId }, 'relay failed');
           sendJsonError(res, failure.httpStatus, failure.message, requestId);
         });
         return;
+      }
     }
   };
 }
@@ -96,11 +128,14 @@ export function createUpgradeHandler(ctx: HandlerContext, listener: 'http' | 'ht
     const clientIp = clientAddress(req.socket);
     const requestId = randomUUID();
     const { path } = splitTarget(req.url ?? '/');
-    if (classifyPath(path) !== 'device-api' || ctx.isClosing()) {
-      const status = ctx.isClosing() ? 503 : 404;
-      const body = JSON.stringify({ error: status === 503 ? 'gateway is shutting down' : 'not found', request_id: requestId });
+    const origin = classifyPath(path) === 'device-api' ? authorizeOrigin(ctx, listener, req.socket) : undefined;
+    if (origin === undefined || origin instanceof GatewayError || ctx.isClosing()) {
+      const refusal = origin instanceof GatewayError ? origin : undefined;
+      const status = ctx.isClosing() ? 503 : (refusal?.httpStatus ?? 404);
+      const reason = ctx.isClosing() ? 'gateway is shutting down' : (refusal?.message ?? 'not found');
+      const body = JSON.stringify({ error: reason, request_id: requestId });
       socket.end(
-        `HTTP/1.1 ${status} ${status === 503 ? 'Service Unavailable' : 'Not Found'}\r\ncontent-type: application/json\r\n` +
+        `HTTP/1.1 ${status} ${status === 503 ? 'Service Unavailable' : status === 403 ? 'Forbidden' : 'Not Found'}\r\ncontent-type: application/json\r\n` +
           `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       );
       ctx.logger.warn({ listener, requestId, method: req.method, path: withoutQuery(path), status, ip: clientIp }, 'upgrade refused');

@@ -1,0 +1,46 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { toGatewayError } from '../errors.js';
+import { readBoundedBody } from '../http/read-body.js';
+import type { InventoryAttribute } from '../config/gateway-config.js';
+import type { Logger } from '../logger.js';
+import type { DeviceApiRelay, RelayExchange } from '../upstream/device-api-relay.js';
+import { failExchange } from '../upstream/device-api-relay.js';
+import { injectInventory } from './inventory-injection.js';
+
+export const INVENTORY_PATH = '/api/devices/v1/inventory/device/attributes';
+/** Upstream's default request limit (protocol doc §7). */
+const MAX_INVENTORY_BODY = 1024 * 1024;
+
+/** PUT replaces the whole set, so injecting only into PATCH would drop the attributes (§5). */
+export function isInventoryUpdate(method: string | undefined, path: string): boolean {
+  return path === INVENTORY_PATH && (method === 'PUT' || method === 'PATCH');
+}
+
+/**
+ * `Features.DeviceSystem` on inventory updates (protocol doc §5): read the body (bounded),
+ * add the gateway's attributes, forward with the corrected Content-Length. Bodies that are not
+ * attribute arrays are forwarded byte-for-byte, for upstream to judge.
+ */
+export class InventoryInterceptor {
+  constructor(
+    private readonly relay: DeviceApiRelay,
+    private readonly systemId: string,
+    private readonly defaults: readonly InventoryAttribute[],
+    private readonly logger: Logger,
+  ) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange): Promise<void> {
+    try {
+      const body = await readBoundedBody(req, MAX_INVENTORY_BODY);
+      const result = injectInventory(body, this.systemId, this.defaults);
+      if (result.dropped.length > 0) {
+        this.logger.warn({ requestId: exchange.requestId, ip: exchange.clientIp, dropped: result.dropped }, 'inventory attribute limit reached: default attributes not added');
+      }
+      if (result.body === undefined) this.logger.debug({ requestId: exchange.requestId }, 'inventory body is not an attribute array: forwarded unchanged');
+      const upstream = await this.relay.send(req, res, exchange, { body: result.body ?? body, dropHeaders: result.body === undefined ? [] : ['content-encoding'] });
+      if (upstream !== undefined) await this.relay.respond(upstream, res, exchange);
+    } catch (err) {
+      failExchange(res, exchange, toGatewayError(err));
+    }
+  }
+}

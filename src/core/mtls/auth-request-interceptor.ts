@@ -1,0 +1,85 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError, toGatewayError } from '../errors.js';
+import { readBoundedBody } from '../http/read-body.js';
+import type { Logger } from '../logger.js';
+import type { DeviceApiRelay, RelayExchange } from '../upstream/device-api-relay.js';
+import { failExchange } from '../upstream/device-api-relay.js';
+import { verifyAuthSignature } from './auth-signature.js';
+import type { DeviceIdentity, Preauthorizer } from './preauthorizer.js';
+
+export const AUTH_REQUESTS_PATH = '/api/devices/v1/authentication/auth_requests';
+const MAX_AUTH_BODY = 1024 * 1024;
+
+function badRequest(message: string): GatewayError {
+  return new GatewayError('MGW_BAD_REQUEST', `invalid auth request: ${message}`, {
+    hint: 'The body must be JSON with id_data (a JSON object as a string) and pubkey (PEM).',
+  });
+}
+
+/** Parse what preauthorization needs from the auth request body (protocol doc §2.1). */
+export function parseAuthRequest(body: Buffer): DeviceIdentity {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw badRequest('body is not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw badRequest('body is not a JSON object');
+  const { id_data: idDataText, pubkey, tier } = parsed as Record<string, unknown>;
+  if (typeof idDataText !== 'string') throw badRequest('id_data is missing or not a string');
+  if (typeof pubkey !== 'string' || !pubkey.includes('PUBLIC KEY')) throw badRequest('pubkey is missing or not a PEM public key');
+  let idData: unknown;
+  try {
+    idData = JSON.parse(idDataText);
+  } catch {
+    throw badRequest('id_data is not JSON');
+  }
+  if (typeof idData !== 'object' || idData === null || Array.isArray(idData) || Object.keys(idData).length === 0) {
+    throw badRequest('id_data is not a non-empty JSON object');
+  }
+  return { idData: idData as Record<string, unknown>, pubkey, tier: typeof tier === 'string' ? tier : undefined };
+}
+
+/**
+ * Auto-accept of certified devices (protocol doc §3.7): for an auth request that arrived with a
+ * valid client certificate, check the body's signature, preauthorize (identity, key) upstream,
+ * then forward the original request byte-for-byte so the device is accepted on that very
+ * request. Never on the plain-HTTP listener (§3.7 step 1): the caller only routes HTTPS+mTLS here.
+ */
+export class AuthRequestInterceptor {
+  constructor(
+    private readonly relay: DeviceApiRelay,
+    private readonly preauthorizer: Preauthorizer,
+    private readonly logger: Logger,
+  ) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange, certificate: { serial: string; subject: string }): Promise<void> {
+    let identity: DeviceIdentity | undefined;
+    try {
+      const body = await readBoundedBody(req, MAX_AUTH_BODY);
+      identity = parseAuthRequest(body);
+      const signature = req.headers['x-men-signature'];
+      if (typeof signature !== 'string' || !verifyAuthSignature(body, identity.pubkey, signature)) {
+        throw new GatewayError('MGW_BAD_SIGNATURE', 'auth request signature (X-MEN-Signature) does not verify with its pubkey', {
+          hint: 'The device must sign the exact body with the private key of the pubkey it sends.',
+        });
+      }
+      const outcome = await this.preauthorizer.ensure(identity, exchange.clientIp);
+      this.logger.debug({ requestId: exchange.requestId, outcome, certificate: certificate.serial }, 'auth request preauthorization');
+      const upstream = await this.relay.send(req, res, exchange, { body });
+      if (upstream === undefined) return;
+      if (upstream.statusCode === 401) {
+        // Preauthorized yet refused (device limit, decommissioning): do not trust the cache next time.
+        this.preauthorizer.forget(identity);
+        this.logger.warn({ requestId: exchange.requestId, identity: identity.idData, certificate: certificate.serial }, 'upstream refused a preauthorized device');
+      }
+      await this.relay.respond(upstream, res, exchange);
+    } catch (err) {
+      const error = toGatewayError(err);
+      const retryAfter = (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+      if (retryAfter !== undefined && !res.headersSent) res.setHeader('retry-after', String(retryAfter));
+      this.logger.warn({ requestId: exchange.requestId, ip: exchange.clientIp, code: error.code, identity: identity?.idData, certificate: certificate.serial }, error.message);
+      failExchange(res, exchange, error);
+    }
+  }
+}

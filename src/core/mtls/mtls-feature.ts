@@ -1,0 +1,78 @@
+import { readFile } from 'node:fs/promises';
+import type { Dispatcher } from 'undici';
+import type { GatewayConfig } from '../config/gateway-config.js';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { DeviceApiRelay } from '../upstream/device-api-relay.js';
+import { AuthRequestInterceptor } from './auth-request-interceptor.js';
+import type { PeerPolicy } from './client-certificate-check.js';
+import { ManagementBackoff, ManagementSession } from './management-session.js';
+import { Preauthorizer } from './preauthorizer.js';
+import { SerialBlacklist } from './serial-blacklist.js';
+
+/** How long a preauthorization is trusted before the gateway repeats it (protocol doc §3.5 "Caching"). */
+export const PREAUTH_CACHE_TTL_MS = 6 * 3600_000;
+
+export interface MtlsFeature {
+  /** PEM bundle of trusted device CAs for the HTTPS listener. */
+  clientCa: string;
+  policy: PeerPolicy;
+  auth: AuthRequestInterceptor;
+  allowDeviceApiOnHttp: boolean;
+  close(): void;
+}
+
+/**
+ * Provision `Features.mTLS` (protocol doc §3): the device CA bundle, the serial blacklist
+ * (watched for changes), and auto-accept through the management API. Everything that can be
+ * wrong with the files fails here, before a listener opens.
+ */
+export async function createMtlsFeature(config: GatewayConfig, relay: DeviceApiRelay, dispatcher: Dispatcher, logger: Logger): Promise<MtlsFeature | undefined> {
+  const mtls = config.mtls;
+  if (!mtls.enabled) return undefined;
+  if (mtls.caCertificate === undefined || mtls.menderUsername === undefined || mtls.menderPassword === undefined) {
+    throw new GatewayError('MGW_CONFIG_INVALID', 'Features.mTLS needs CACertificate, MenderUsername and MenderPassword', {
+      hint: 'Run `mender-gw config validate` for details.',
+    });
+  }
+  let clientCa: string;
+  try {
+    clientCa = await readFile(mtls.caCertificate, 'utf8');
+  } catch (err) {
+    throw new GatewayError('MGW_TLS_MATERIAL', `cannot read Features.mTLS.CACertificate ${mtls.caCertificate}`, { cause: err, hint: 'Check the path and permissions.' });
+  }
+  if (!clientCa.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new GatewayError('MGW_TLS_MATERIAL', `Features.mTLS.CACertificate ${mtls.caCertificate} holds no PEM certificate`, {
+      hint: 'Give the PEM bundle of the CA(s) that sign device certificates.',
+    });
+  }
+
+  let blacklist: SerialBlacklist | undefined;
+  if (mtls.blacklistPath !== undefined) {
+    const loaded = await SerialBlacklist.load(mtls.blacklistPath);
+    blacklist = loaded.blacklist;
+    for (const bad of loaded.invalid) logger.warn({ path: mtls.blacklistPath, line: bad.line }, 'blacklist line is not a hex serial: ignored');
+    logger.info({ path: mtls.blacklistPath, serials: blacklist.size }, 'certificate blacklist loaded');
+    blacklist.watch({
+      reloaded: (count, invalid) => {
+        for (const bad of invalid) logger.warn({ path: mtls.blacklistPath, line: bad.line }, 'blacklist line is not a hex serial: ignored');
+        logger.info({ path: mtls.blacklistPath, serials: count }, 'certificate blacklist reloaded');
+      },
+      failed: (error) => logger.error({ path: mtls.blacklistPath, error: error.message }, 'certificate blacklist reload failed: keeping the previous list'),
+    });
+  }
+  if (mtls.insecureSkipClientExpireAfter) {
+    logger.warn('Features.mTLS.InsecureSkipClientExpireAfter is on: expired device certificates are accepted (each acceptance is logged)');
+  }
+
+  const backoff = new ManagementBackoff();
+  const session = new ManagementSession(config.upstream.url, dispatcher, mtls.menderUsername, mtls.menderPassword, backoff, logger);
+  const preauthorizer = new Preauthorizer(config.upstream.url, dispatcher, session, backoff, logger, { cache: mtls.enableCache, ttlMs: PREAUTH_CACHE_TTL_MS });
+  return {
+    clientCa,
+    policy: { blacklist, skipExpiry: mtls.insecureSkipClientExpireAfter },
+    auth: new AuthRequestInterceptor(relay, preauthorizer, logger),
+    allowDeviceApiOnHttp: mtls.allowDeviceApiOnHttp,
+    close: () => blacklist?.close(),
+  };
+}
