@@ -29,9 +29,13 @@ describeWithRealClient('real Mender client through the gateway over HTTPS (issue
   });
 
   afterAll(async () => {
-    await device?.destroy();
-    await gw?.close();
-    await upstream?.close();
+    // Each may be missing when beforeAll failed early (e.g. no real client).
+    const d = device as MenderDevice | undefined;
+    const g = gw as TestGateway | undefined;
+    const u = upstream as FakeUpstream | undefined;
+    await d?.destroy();
+    await g?.close();
+    await u?.close();
   });
 
   it('authenticates (pending, then accepted), reports inventory and polls deployments/next through serve', async () => {

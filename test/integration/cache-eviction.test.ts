@@ -43,7 +43,7 @@ describe.skipIf(!support.ok && !privilegedRequired)('cache eviction on a 14 MiB 
     device = await s.newDevice();
   });
   afterAll(async () => {
-    await s?.close();
+    await (s as CacheScenario | undefined)?.close();
     if (mounted) unmount(mountDir);
     await rm(mountDir, { recursive: true, force: true });
   });

@@ -35,14 +35,19 @@ export async function startCacheScenario(options: {
   upstream?: FakeUpstreamOptions;
   cacheDir?: string;
   linkExpire?: string;
+  /** Serve devices over HTTPS with a certificate from the fake upstream's CA (real clients). */
+  tls?: boolean;
 } = {}): Promise<CacheScenario> {
   const upstream = await startFakeUpstream({ autoAcceptDevices: true, ...options.upstream });
   const port = await freePort();
-  const gatewayUrl = `http://127.0.0.1:${port}`;
+  const gatewayUrl = `${options.tls === true ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const cert = options.tls === true ? await upstream.pki.issueServer('gateway.fake.test', { dns: ['gateway.fake.test'], ips: ['127.0.0.1'] }) : undefined;
   const ownDir = options.cacheDir === undefined;
   const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'mgw-cache-')));
   const conf: Record<string, unknown> = {
-    HTTP: { Enabled: true, Listen: `127.0.0.1:${port}` },
+    ...(cert === undefined
+      ? { HTTP: { Enabled: true, Listen: `127.0.0.1:${port}` } }
+      : { HTTP: { Enabled: false }, HTTPS: { Enabled: true, Listen: `127.0.0.1:${port}`, ServerCertificate: cert.certPath, ServerKey: cert.keyPath } }),
     UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath },
     Features: {
       ArtifactsProxy: {

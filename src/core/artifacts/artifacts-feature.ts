@@ -51,11 +51,8 @@ export async function createArtifactsFeature(config: GatewayConfig, relay: Devic
   let signer: ArtifactLinkSigner | undefined;
   let link: (origin: URL, artifact: { id: string | undefined; name: string | undefined }) => GatewayLink;
   if (proxyConfig.cache.enabled) {
-    let secret = proxyConfig.cache.signatureSecret;
-    if (secret === undefined) {
-      secret = randomBytes(32);
-      logger.warn('ArtifactsCache.SignatureSecret is not set: using a random secret; download links stop working when the gateway restarts and are not valid on other gateways');
-    }
+    // Without a configured secret links die with the process; loadConfig() already warned (§4.4).
+    const secret = proxyConfig.cache.signatureSecret ?? randomBytes(32);
     signer = new ArtifactLinkSigner(secret, gatewayUrl, proxyConfig.cache.linkExpireMs);
     const path = proxyConfig.cache.path;
     const store = new DiskArtifactStore(path);

@@ -120,7 +120,11 @@ export class ArtifactCache {
             if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
           }
         } else {
-          throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `download of the artifact failed: ${(await fill.finished.catch((e: unknown) => e as Error)).toString()}`, {
+          const failure = await fill.finished.then(
+            () => 'unknown',
+            (e: unknown) => (e instanceof Error ? e.message : String(e)),
+          );
+          throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `download of the artifact failed: ${failure}`, {
             hint: 'The device resumes later and the gateway fetches the artifact again.',
           });
         }

@@ -57,45 +57,48 @@ export class MemoryArtifactStore implements ArtifactStore {
     let joined = Buffer.alloc(0);
     let done = false;
     const hash = createHash('sha256');
-    const store = this;
+    // Arrow functions keep `this` (the store) without aliasing it.
+    const write = (chunk: Buffer): Promise<void> => {
+      if (done) return Promise.reject(new Error('write after commit/abort'));
+      if (this.#used() + chunk.length > this.#capacity) {
+        return Promise.reject(Object.assign(new Error('no space left in memory store'), { code: 'ENOSPC' }));
+      }
+      hash.update(chunk);
+      joined = Buffer.concat([joined, chunk]);
+      this.#filling += chunk.length;
+      return Promise.resolve();
+    };
+    const abort = (): Promise<void> => {
+      if (!done) {
+        done = true;
+        this.#filling -= joined.length;
+      }
+      return Promise.resolve();
+    };
+    const commit = (info: NewArtifactEntry): Promise<ArtifactEntry> => {
+      if (done) return Promise.reject(new Error('commit after commit/abort'));
+      if (joined.length !== info.size) {
+        void abort();
+        return Promise.reject(
+          new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `storage sent ${joined.length} bytes for an artifact of Content-Length ${info.size}`),
+        );
+      }
+      done = true;
+      this.#filling -= joined.length;
+      const now = new Date().toISOString();
+      const entry: ArtifactEntry = { ...info, sha256: hash.digest('hex'), createdAt: now, lastAccessAt: now, hits: 0, bytesServed: 0 };
+      this.#entries.set(key, { entry, data: joined });
+      return Promise.resolve(entry);
+    };
     const writer: ArtifactWriter = {
       key,
       get bytesWritten() {
         return joined.length;
       },
-      write(chunk: Buffer) {
-        if (done) return Promise.reject(new Error('write after commit/abort'));
-        if (store.#used() + chunk.length > store.#capacity) {
-          return Promise.reject(Object.assign(new Error('no space left in memory store'), { code: 'ENOSPC' }));
-        }
-        hash.update(chunk);
-        joined = Buffer.concat([joined, chunk]);
-        store.#filling += chunk.length;
-        return Promise.resolve();
-      },
+      write,
       openReader: () => Promise.resolve(new BufferReader(() => joined)),
-      commit(info: NewArtifactEntry) {
-        if (done) return Promise.reject(new Error('commit after commit/abort'));
-        if (joined.length !== info.size) {
-          void writer.abort();
-          return Promise.reject(
-            new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `storage sent ${joined.length} bytes for an artifact of Content-Length ${info.size}`),
-          );
-        }
-        done = true;
-        store.#filling -= joined.length;
-        const now = new Date().toISOString();
-        const entry: ArtifactEntry = { ...info, sha256: hash.digest('hex'), createdAt: now, lastAccessAt: now, hits: 0, bytesServed: 0 };
-        store.#entries.set(key, { entry, data: joined });
-        return Promise.resolve(entry);
-      },
-      abort() {
-        if (!done) {
-          done = true;
-          store.#filling -= joined.length;
-        }
-        return Promise.resolve();
-      },
+      commit,
+      abort,
     };
     return Promise.resolve(writer);
   }

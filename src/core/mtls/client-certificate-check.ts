@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
 import type { SerialBlacklist } from './serial-blacklist.js';
 
 export type PeerVerdict =
@@ -15,12 +15,14 @@ export interface PeerPolicy {
 function issuerChain(socket: TLSSocket): X509Certificate[] {
   // The chain as OpenSSL built it: leaf, then issuers up to the trust anchor.
   const chain: X509Certificate[] = [];
-  let current: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  // Node's types say `raw` and `issuerCertificate` are always there; at the end of a chain, or
+  // without a certificate, they are missing or the issuer points back to itself.
+  let current = socket.getPeerCertificate(true) as Partial<DetailedPeerCertificate> | undefined;
   const seen = new Set<string>();
-  while (current?.raw !== undefined && current.raw.length > 0 && !seen.has(current.fingerprint256)) {
+  while (current?.raw !== undefined && current.raw.length > 0 && current.fingerprint256 !== undefined && !seen.has(current.fingerprint256)) {
     seen.add(current.fingerprint256);
     chain.push(new X509Certificate(current.raw));
-    current = current.issuerCertificate as DetailedPeerCertificate | undefined;
+    current = current.issuerCertificate;
   }
   return chain;
 }
@@ -36,8 +38,9 @@ function onlyLeafExpired(socket: TLSSocket, now: Date): boolean {
   if (leaf === undefined || chain.length < 2) return false;
   if (new Date(leaf.validFrom) > now) return false;
   for (let i = 0; i + 1 < chain.length; i++) {
-    const child = chain[i]!;
-    const issuer = chain[i + 1]!;
+    const child = chain[i];
+    const issuer = chain[i + 1];
+    if (child === undefined || issuer === undefined) return false;
     if (!issuer.ca || !child.checkIssued(issuer) || !child.verify(issuer.publicKey)) return false;
     if (new Date(issuer.validFrom) > now || new Date(issuer.validTo) < now) return false;
   }
@@ -51,7 +54,8 @@ function onlyLeafExpired(socket: TLSSocket, now: Date): boolean {
  * (style doc C6b), and the blacklist may have changed since the handshake.
  */
 export function checkPeer(socket: TLSSocket, policy: PeerPolicy, now = new Date()): PeerVerdict {
-  const raw = socket.getPeerCertificate();
+  // Without a certificate Node returns `{}` here, whatever its types say.
+  const raw = socket.getPeerCertificate() as Partial<PeerCertificate>;
   const leaf = socket.getPeerX509Certificate();
   if (leaf === undefined || raw.raw === undefined || raw.raw.length === 0) return { ok: false, reason: 'no client certificate' };
   let expiredAccepted = false;

@@ -9,7 +9,7 @@ import { clientAddress } from '../http/client-address.js';
 import { sendJsonError } from '../http/json-response.js';
 import type { RelayExchange } from '../upstream/device-api-relay.js';
 import type { DeviceApiHandler, RequestOrigin } from './device-api-router.js';
-import type { TLSSocket } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import { checkPeer } from '../mtls/client-certificate-check.js';
 import type { PeerPolicy } from '../mtls/client-certificate-check.js';
 import { GatewayError } from '../errors.js';
@@ -42,7 +42,8 @@ function authorizeOrigin(ctx: HandlerContext, listener: 'http' | 'https', socket
       hint: 'Point the device at the HTTPS listener, or set Features.mTLS.AllowDeviceAPIOnHTTP.',
     });
   }
-  const verdict = checkPeer(socket as TLSSocket, ctx.mtls.policy);
+  if (!(socket instanceof TLSSocket)) return new GatewayError('MGW_DEVICE_FORBIDDEN', 'mTLS: not a TLS connection');
+  const verdict = checkPeer(socket, ctx.mtls.policy);
   if (!verdict.ok) return new GatewayError('MGW_DEVICE_FORBIDDEN', `mTLS: ${verdict.reason}`, { hint: 'The device needs a valid certificate from a trusted CA.' });
   return { listener, certificate: { serial: verdict.serial, subject: verdict.subject } };
 }

@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { appendForwardedFor, clientAddress } from '../../../src/core/http/client-address.js';
 
-const socket = (remoteAddress: string | undefined): Socket => ({ remoteAddress }) as Socket;
+const socket = (remoteAddress: string | undefined): Socket => {
+  // A real Socket instance (remoteAddress is a prototype getter), never connected.
+  const s = new Socket();
+  Object.defineProperty(s, 'remoteAddress', { value: remoteAddress });
+  return s;
+};
 
 describe('client address and X-Forwarded-For (protocol doc §7)', () => {
   it('unmaps IPv4-mapped IPv6 addresses and keeps real IPv6 ones', () => {
