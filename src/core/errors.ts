@@ -34,6 +34,12 @@ export const ERROR_CODES = {
   MGW_UPSTREAM_BAD_RESPONSE: { exitCode: 1, httpStatus: 502 },
   /** The artifact cache could not be read or written. */
   MGW_CACHE_IO: { exitCode: 1, httpStatus: 500 },
+  /** The artifact cache directory does not exist or is not a directory (`cache ls`, `cache prune`). */
+  MGW_CACHE_NOT_FOUND: { exitCode: 1, httpStatus: 500 },
+  /** A `cache` command option is missing or invalid (size, age, no selector); exit 2 like a usage error. */
+  MGW_CACHE_INVALID_INPUT: { exitCode: 2, httpStatus: 400 },
+  /** A file is not a readable Mender artifact: not a tar, no `version` or header, truncated. */
+  MGW_ARTIFACT_INVALID: { exitCode: 1, httpStatus: 502 },
   /** The method is not allowed on this path. */
   MGW_METHOD_NOT_ALLOWED: { exitCode: 1, httpStatus: 405 },
   /** The upstream management API is rate-limiting or failing; the device should retry later (503 + Retry-After). */

@@ -4,3 +4,4 @@ export * from './logger.js';
 export * from './config/index.js';
 export { createGateway } from './server/gateway.js';
 export type { Gateway, GatewayDeps, BoundAddress } from './server/gateway.js';
+export * from './pki/index.js';
