@@ -16,6 +16,8 @@ export interface CacheScenario {
   upstream: FakeUpstream;
   gw: TestGateway;
   gatewayUrl: string;
+  /** `http://127.0.0.1:<port>/metrics` when started with `metrics: true`. */
+  metricsUrl: string | undefined;
   cacheDir: string;
   /** Gateway config as written, to start another gateway on the same cache/secret. */
   conf: Record<string, unknown>;
@@ -37,6 +39,8 @@ export async function startCacheScenario(options: {
   linkExpire?: string;
   /** Serve devices over HTTPS with a certificate from the fake upstream's CA (real clients). */
   tls?: boolean;
+  /** Enable Metrics on a free loopback port (see `metricsUrl`). */
+  metrics?: boolean;
 } = {}): Promise<CacheScenario> {
   const upstream = await startFakeUpstream({ autoAcceptDevices: true, ...options.upstream });
   const port = await freePort();
@@ -44,7 +48,9 @@ export async function startCacheScenario(options: {
   const cert = options.tls === true ? await upstream.pki.issueServer('gateway.fake.test', { dns: ['gateway.fake.test'], ips: ['127.0.0.1'] }) : undefined;
   const ownDir = options.cacheDir === undefined;
   const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'mgw-cache-')));
+  const metricsPort = options.metrics === true ? await freePort() : undefined;
   const conf: Record<string, unknown> = {
+    ...(metricsPort === undefined ? {} : { Metrics: { Enabled: true, Listen: `127.0.0.1:${metricsPort}` } }),
     ...(cert === undefined
       ? { HTTP: { Enabled: true, Listen: `127.0.0.1:${port}` } }
       : { HTTP: { Enabled: false }, HTTPS: { Enabled: true, Listen: `127.0.0.1:${port}`, ServerCertificate: cert.certPath, ServerKey: cert.keyPath } }),
@@ -71,6 +77,7 @@ export async function startCacheScenario(options: {
       return gw;
     },
     gatewayUrl,
+    metricsUrl: metricsPort === undefined ? undefined : `http://127.0.0.1:${metricsPort}/metrics`,
     cacheDir,
     conf,
     async newDevice(mac?: string) {

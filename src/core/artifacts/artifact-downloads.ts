@@ -13,6 +13,7 @@ import { decideRange } from './byte-range.js';
 import { isHostWhitelisted } from './domain-whitelist.js';
 import { ARTIFACT_ROUTE, PROXY_ROUTE, decodeProxyLink } from './artifact-link.js';
 import type { ArtifactLinkSigner } from './artifact-link.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 
 export const MENDER_ARTIFACT_TYPE = 'application/vnd.mender-artifact';
 
@@ -26,6 +27,7 @@ export interface ArtifactDownloadsOptions {
   cache: ArtifactCache | undefined;
   fetchOrigin: OriginFetcher;
   logger: Logger;
+  metrics?: GatewayMetrics;
 }
 
 interface Representation {
@@ -92,7 +94,14 @@ export class ArtifactDownloads {
 
   async #fromCache(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange, cache: ArtifactCache, claims: Parameters<ArtifactCache['acquire']>[0]): Promise<void> {
     const lookup = await cache.acquire(claims);
-    res.once('close', () => lookup.release());
+    const metrics = this.options.metrics;
+    const [result, source] =
+      lookup.kind === 'entry' ? (['hit', 'cache'] as const) : lookup.kind === 'fill' ? ([lookup.started ? 'miss' : 'coalesced', 'fill'] as const) : (['bypass', 'upstream'] as const);
+    metrics?.cacheRequests.inc({ result });
+    res.once('close', () => {
+      lookup.release();
+      metrics?.cacheBytesServed.inc({ source }, exchange.bytesOut);
+    });
     switch (lookup.kind) {
       case 'entry': {
         const { entry } = lookup;

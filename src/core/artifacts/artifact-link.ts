@@ -117,14 +117,16 @@ export class ArtifactLinkSigner {
       throw bad('bad x-men-origin');
     }
     if (!/^[A-Za-z0-9_-]+$/.test(signatureText)) throw bad('bad x-men-signature');
-    const given = Buffer.from(signatureText, 'base64url');
+    // Compared as text: decoding would accept other spellings of the same bytes (the unused
+    // low bits of the last base64 character), so a link could be altered and still verify.
+    const given = Buffer.from(signatureText);
 
     if (now.getTime() > expires.getTime()) {
       throw new GatewayError('MGW_LINK_FORBIDDEN', `artifact link expired at ${expireText}`, {
         hint: 'The device gets a fresh link at its next deployments/next poll; raise LinkExpireDuration for slow sites.',
       });
     }
-    const expected = this.#mac(path, params);
+    const expected = Buffer.from(this.#mac(path, params).toString('base64url'));
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new GatewayError('MGW_LINK_FORBIDDEN', 'artifact link signature does not match', {
         hint: 'The link was altered, or signed by a gateway with another SignatureSecret.',

@@ -12,6 +12,7 @@ import { ArtifactDownloads } from './artifact-downloads.js';
 import { ArtifactLinkSigner, proxyLink } from './artifact-link.js';
 import type { GatewayLink } from './deployment-rewrite.js';
 import { NextRewriteRelay } from './next-rewrite-relay.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 
 export interface ArtifactsFeature {
   next: NextRewriteRelay;
@@ -30,7 +31,13 @@ function rfc3339(date: Date): string {
  * proxy-only download route or the signed-link cache. Opening the cache rebuilds its index
  * and removes debris of interrupted fills before any device is served.
  */
-export async function createArtifactsFeature(config: GatewayConfig, relay: DeviceApiRelay, dispatcher: Dispatcher, logger: Logger): Promise<ArtifactsFeature | undefined> {
+export async function createArtifactsFeature(
+  config: GatewayConfig,
+  relay: DeviceApiRelay,
+  dispatcher: Dispatcher,
+  logger: Logger,
+  metrics: GatewayMetrics,
+): Promise<ArtifactsFeature | undefined> {
   const proxyConfig = config.artifactsProxy;
   if (!proxyConfig.enabled || proxyConfig.gatewayUrl === undefined) return undefined;
   const gatewayUrl = proxyConfig.gatewayUrl;
@@ -57,7 +64,19 @@ export async function createArtifactsFeature(config: GatewayConfig, relay: Devic
     const path = proxyConfig.cache.path;
     const store = new DiskArtifactStore(path);
     const pins = new EntryPins(path);
-    cache = new ArtifactCache(store, pins, fetchOrigin, logger);
+    cache = new ArtifactCache(store, pins, fetchOrigin, logger, {
+      fillStarted: () => metrics.fillsInProgress.inc(),
+      fillFinished: (_ref, entry) => {
+        metrics.fillsInProgress.dec();
+        metrics.fills.inc({ outcome: 'complete' });
+        metrics.upstreamArtifactBytes.inc(entry.size);
+      },
+      fillFailed: () => {
+        metrics.fillsInProgress.dec();
+        metrics.fills.inc({ outcome: 'failed' });
+      },
+      evicted: () => metrics.evictions.inc(),
+    });
     const report = await cache.open();
     logger.info({ path, entries: report.entries, removed: report.removed.length }, 'artifact cache opened');
     for (const name of report.removed) logger.warn({ path, file: name }, 'removed leftover of an interrupted cache fill');
@@ -71,7 +90,7 @@ export async function createArtifactsFeature(config: GatewayConfig, relay: Devic
   }
 
   const next = new NextRewriteRelay(relay, { whitelist, upstream: config.upstream.url, gatewayUrl, link }, logger);
-  const downloads = new ArtifactDownloads({ whitelist, signer, cache, fetchOrigin, logger });
+  const downloads = new ArtifactDownloads({ whitelist, signer, cache, fetchOrigin, logger, metrics });
   return {
     next,
     downloads,

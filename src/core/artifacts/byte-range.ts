@@ -33,7 +33,15 @@ export function decideRange(
   if (header === undefined) return { kind: 'full' };
   const ifRange = headers['if-range'];
   if (ifRange !== undefined && !ifRangeMatches(Array.isArray(ifRange) ? ifRange.join(',') : ifRange, validators)) return { kind: 'full' };
-  const parsed = parseRange(size, header, { combine: true });
+  // Range units are case-insensitive, and a Range in any other unit MUST be ignored (§14.1, §14.2);
+  // range-parser compares the unit case-sensitively and only after deciding satisfiability.
+  const equals = header.indexOf('=');
+  if (equals === -1 || header.slice(0, equals).trim().toLowerCase() !== 'bytes') return { kind: 'full' };
+  // A suffix longer than the representation selects all of it (§14.1.3); range-parser would drop it.
+  const spec = header.slice(equals + 1).replace(/(^|,)(\s*)-(\d+)(?=\s*(?:,|$))/g, (all, sep: string, space: string, n: string) =>
+    Number(n) > size ? `${sep}${space}-${size}` : all,
+  );
+  const parsed = parseRange(size, `bytes=${spec}`, { combine: true });
   if (parsed === -1) return { kind: 'unsatisfiable' };
   // -2: malformed header; RFC 9110 §14.2 says ignore it and send the whole body.
   if (parsed === -2 || parsed.type !== 'bytes' || parsed.length !== 1) return { kind: 'full' };

@@ -25,7 +25,8 @@ export interface ArtifactRef {
 /** How a request for an artifact will be answered. Every result holds a pin until `release()`. */
 export type CacheLookup =
   | { kind: 'entry'; entry: ArtifactEntry; reader: RandomAccessReader; release(): void }
-  | { kind: 'fill'; fill: ArtifactFill; reader: RandomAccessReader; release(): void }
+  /** `started`: this request began the upstream download (a miss); otherwise it joined one. */
+  | { kind: 'fill'; fill: ArtifactFill; reader: RandomAccessReader; started: boolean; release(): void }
   /** Not cacheable now (does not fit, no length, upstream error status): serve straight through. */
   | { kind: 'bypass'; reason: string; response: OriginResponse | undefined; release(): void };
 
@@ -108,14 +109,14 @@ export class ArtifactCache {
             this.#fills.delete(key);
             return { kind: 'bypass', reason: result.bypass, response: result.response, release };
           }
-          return { kind: 'fill', fill: result.fill, reader: await result.fill.openReader(), release };
+          return { kind: 'fill', fill: result.fill, reader: await result.fill.openReader(), started: true, release };
         }
         const fill = await pending;
         if (fill === undefined) return { kind: 'bypass', reason: 'the artifact is not being cached', response: undefined, release };
         if (fill.state !== 'failed') {
           // Open before checking state again: after the final rename the partial path is gone.
           try {
-            return { kind: 'fill', fill, reader: await fill.openReader(), release };
+            return { kind: 'fill', fill, reader: await fill.openReader(), started: false, release };
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
           }

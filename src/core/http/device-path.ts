@@ -11,8 +11,10 @@
 
 export const DEVICE_API_PREFIX = '/api/devices/';
 export const ALIVE_PATH = '/api/internal/v1/gateway/alive';
+/** Readiness: upstream link and cache volume (issue #5 item 4); ours, not Mender Gateway's. */
+export const READY_PATH = '/api/internal/v1/gateway/ready';
 
-export type PathVerdict = 'device-api' | 'alive' | 'not-found' | 'unsafe';
+export type PathVerdict = 'device-api' | 'alive' | 'ready' | 'not-found' | 'unsafe';
 
 /** Split a request target into path and query without parsing it into a URL (no normalisation). */
 export function splitTarget(target: string): { path: string; query: string } {
@@ -32,6 +34,7 @@ function isUnsafeSegment(segment: string): boolean {
 
 export function classifyPath(path: string): PathVerdict {
   if (path === ALIVE_PATH) return 'alive';
+  if (path === READY_PATH) return 'ready';
   if (!path.startsWith(DEVICE_API_PREFIX)) return 'not-found';
   if (path.includes('\\') || path.includes('//')) return 'unsafe';
   for (const segment of path.slice(1).split('/')) {

@@ -14,6 +14,10 @@ import { createDeviceApiRouter } from './device-api-router.js';
 import { createMtlsFeature } from '../mtls/mtls-feature.js';
 import { checkPeer } from '../mtls/client-certificate-check.js';
 import { InventoryInterceptor } from '../device-system/inventory-interceptor.js';
+import { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import { startMetricsListener } from '../metrics/metrics-listener.js';
+import { ReadinessProbe } from './readiness-probe.js';
+import type { Server } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { loadServerTls } from './tls-material.js';
 import type { ServerTlsMaterial } from './tls-material.js';
@@ -32,6 +36,8 @@ export interface GatewayDeps {
 
 export interface Gateway {
   readonly config: GatewayConfig;
+  /** The gateway's counters (also served on Metrics.Listen when enabled). */
+  readonly metrics: GatewayMetrics;
   /** Open every configured listener; all or none (a failure closes those already open). */
   start(): Promise<BoundAddress[]>;
   /**
@@ -57,8 +63,11 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const upstreamTls: ConnectionOptions = await loadUpstreamTls(config.upstream);
   const proxy = readProxyEnv(env);
   const dispatcher: Dispatcher = createUpstreamDispatcher(config, upstreamTls, proxy);
+  const metrics = new GatewayMetrics();
   const relay = new DeviceApiRelay(config.upstream.url, dispatcher);
-  const artifacts = await createArtifactsFeature(config, relay, dispatcher, logger);
+  relay.onResponseTime = (seconds) => metrics.upstreamLatency.observe(seconds);
+  const artifacts = await createArtifactsFeature(config, relay, dispatcher, logger, metrics);
+  const readiness = new ReadinessProbe(config.upstream.url, dispatcher, artifacts?.cache === undefined ? undefined : config.artifactsProxy.cache.path);
   const mtls = await createMtlsFeature(config, relay, dispatcher, logger);
   const inventory =
     config.deviceSystem.enabled && config.deviceSystem.systemId !== undefined
@@ -82,6 +91,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
 
   const ctx: HandlerContext = {
     deviceApi,
+    metrics,
+    readiness,
     mtls: mtls === undefined ? undefined : { policy: mtls.policy, allowDeviceApiOnHttp: mtls.allowDeviceApiOnHttp },
     logger,
     isClosing: () => closing,
@@ -101,9 +112,13 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
         clientIp,
         connectTimeoutMs: config.timeouts.connectMs,
         events: {
-          opened: () => logger.info({ requestId, ip: clientIp, path: req.url?.split('?')[0] }, 'websocket tunnel opened'),
+          opened: () => {
+            metrics.tunnelsOpen.inc();
+            logger.info({ requestId, ip: clientIp, path: req.url?.split('?')[0] }, 'websocket tunnel opened');
+          },
           closed: ({ status, bytesIn, bytesOut, error }) => {
             tunnels.delete(socket);
+            if (status === 101) metrics.tunnelsOpen.dec();
             logger[status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info'](
               { requestId, ip: clientIp, status, bytesIn, bytesOut, durationMs: Date.now() - started, ...(error ? { error: error.message } : {}) },
               status === 101 ? 'websocket tunnel closed' : 'websocket upgrade refused',
@@ -124,6 +139,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       // (and anything else checkPeer rejects) before a single request is read.
       listener.server.on('secureConnection', (socket: TLSSocket) => {
         const verdict = checkPeer(socket, policy);
+        metrics.mtls.inc({ result: verdict.ok ? 'accepted' : 'refused' });
         if (!verdict.ok) {
           logger.warn({ ip: socket.remoteAddress, reason: verdict.reason, serial: verdict.serial }, 'mTLS: device refused');
           socket.destroy();
@@ -134,6 +150,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     }
     if (listener.kind === 'https') {
       listener.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+        if (mtls !== undefined) metrics.mtls.inc({ result: 'refused' });
         logger.warn({ ip: socket.remoteAddress, code: err.code, reason: err.message }, mtls === undefined ? 'TLS handshake failed' : 'mTLS: handshake refused');
       });
     }
@@ -146,7 +163,9 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   }
 
   let started = false;
+  let metricsServer: Server | undefined;
   return {
+    metrics,
     config,
     async start() {
       if (started) throw new Error('gateway already started');
@@ -163,6 +182,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       }
       for (const address of bound) logger.info({ listener: address.kind, address: address.host, port: address.port }, 'listening');
       logger.info({ upstream: config.upstream.url.origin }, 'relaying the Mender device API');
+      if (config.metrics.enabled) metricsServer = await startMetricsListener(config.metrics.listen, metrics, logger);
       return bound;
     },
     async close() {
@@ -185,7 +205,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
         if (timedOut) logger.warn({ cut: active.size }, 'grace period over: cutting unfinished transfers');
       }
       for (const l of listeners) l.server.closeAllConnections();
-      await serversClosed;
+      metricsServer?.closeAllConnections();
+      await Promise.all([serversClosed, new Promise<void>((resolve) => (metricsServer === undefined ? resolve() : metricsServer.close(() => resolve())))]);
       mtls?.close();
       await artifacts?.close();
       await dispatcher.destroy();

@@ -13,6 +13,9 @@ import { TLSSocket } from 'node:tls';
 import { checkPeer } from '../mtls/client-certificate-check.js';
 import type { PeerPolicy } from '../mtls/client-certificate-check.js';
 import { GatewayError } from '../errors.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import { routeName } from '../metrics/route-name.js';
+import type { ReadinessProbe } from './readiness-probe.js';
 import { toGatewayError } from '../errors.js';
 
 /** What the handlers share with the gateway's lifecycle. */
@@ -22,6 +25,8 @@ export interface HandlerContext {
   /** Called for each request so shutdown can wait for it; returns an "I'm done" callback. */
   track(res: ServerResponse): void;
   isClosing(): boolean;
+  metrics: GatewayMetrics;
+  readiness: ReadinessProbe;
   /** Present when Features.mTLS is enabled. */
   mtls: { policy: PeerPolicy; allowDeviceApiOnHttp: boolean } | undefined;
   /** Opens a WebSocket tunnel (the gateway wires it to the upstream settings). */
@@ -76,6 +81,15 @@ export function createRequestHandler(ctx: HandlerContext, listener: 'http' | 'ht
     res.once('close', () => {
       const status = res.statusCode;
       const level = logLevelFor(status);
+      const labels = { method: req.method ?? 'UNKNOWN', code: String(status), route: routeName(path) };
+      ctx.metrics.requests.inc(labels);
+      ctx.metrics.responseBytes.inc(labels, exchange.bytesOut);
+      // Only failures of the upstream link count here, not refusals of the device's own request.
+      const code = (exchange.upstreamError as { code?: unknown } | undefined)?.code;
+      if (exchange.upstreamError !== undefined && typeof code === 'string' && code.startsWith('MGW_UPSTREAM')) {
+        ctx.metrics.upstreamErrors.inc({ code });
+        ctx.readiness.noteFailure(exchange.upstreamError.message);
+      }
       ctx.logger[level](
         {
           listener,
@@ -98,6 +112,17 @@ export function createRequestHandler(ctx: HandlerContext, listener: 'http' | 'ht
         // Mender services answer alive checks with 204 and no body (protocol doc §7).
         res.writeHead(204, { 'cache-control': 'no-store' });
         res.end();
+        return;
+      case 'ready':
+        ctx.readiness.report().then(
+          (report) => {
+            const body = JSON.stringify(report);
+            exchange.bytesOut = Buffer.byteLength(body);
+            res.writeHead(report.ready ? 200 : 503, { 'content-type': 'application/json; charset=utf-8', 'content-length': exchange.bytesOut, 'cache-control': 'no-store' });
+            res.end(body);
+          },
+          (err: unknown) => sendJsonError(res, 500, `readiness check failed: ${String(err)}`, requestId),
+        );
         return;
       case 'not-found':
         sendJsonError(res, 404, 'not found: the gateway serves only the Mender device API', requestId);

@@ -45,6 +45,9 @@ export class DeviceApiRelay {
   readonly #host: string;
   readonly #dispatcher: Dispatcher;
 
+  /** Called with seconds from sending to response headers (metrics). */
+  onResponseTime: ((seconds: number) => void) | undefined;
+
   constructor(upstream: URL, dispatcher: Dispatcher) {
     this.#origin = upstream.origin;
     this.#basePath = upstream.pathname.replace(/\/+$/, '');
@@ -78,6 +81,7 @@ export class DeviceApiRelay {
     const drop = options.body === undefined ? (options.dropHeaders ?? []) : [...(options.dropHeaders ?? []), 'content-length', 'transfer-encoding'];
     const headers = this.upstreamHeaders(req, exchange.clientIp, drop);
     if (options.body !== undefined) headers.push('content-length', String(options.body.length));
+    const started = process.hrtime.bigint();
     try {
       const response = await this.#dispatcher.request({
         origin: this.#origin,
@@ -88,6 +92,7 @@ export class DeviceApiRelay {
         signal: abort.signal,
       });
       response.body.once('close', () => res.off('close', onClose));
+      this.onResponseTime?.(Number(process.hrtime.bigint() - started) / 1e9);
       return response;
     } catch (err) {
       res.off('close', onClose);

@@ -1,0 +1,83 @@
+import { statfs } from 'node:fs/promises';
+import type { Dispatcher } from 'undici';
+import { upstreamFailure } from '../upstream/upstream-error.js';
+
+export interface ReadinessReport {
+  ready: boolean;
+  upstream: { url: string; reachable: boolean; status: number | undefined; latencyMs: number | undefined; lastError: string | undefined; checkedAt: string };
+  cache: { path: string; freeBytes: number | undefined; error: string | undefined } | undefined;
+}
+
+/** Probe results are reused this long, so a probe storm never becomes an upstream storm. */
+const PROBE_INTERVAL_MS = 5_000;
+const PROBE_TIMEOUT_MS = 5_000;
+
+/**
+ * Readiness for probes and failover decisions (issue #5 item 4): is the upstream link usable,
+ * how slow is it, what failed last, and how much room does the cache volume have. The upstream
+ * probe is an unauthenticated device-API call: any answer below 500 (typically 401) proves the
+ * link and the server's routing work.
+ */
+export class ReadinessProbe {
+  #last: ReadinessReport['upstream'] | undefined;
+  #pending: Promise<ReadinessReport['upstream']> | undefined;
+  #lastError: string | undefined;
+
+  constructor(
+    private readonly upstream: URL,
+    private readonly dispatcher: Dispatcher,
+    private readonly cachePath: string | undefined,
+  ) {}
+
+  /** Record a failure seen by live traffic, so the report shows it without waiting for a probe. */
+  noteFailure(message: string): void {
+    this.#lastError = message;
+  }
+
+  async report(): Promise<ReadinessReport> {
+    const upstream = await this.#probeUpstream();
+    let cache: ReadinessReport['cache'];
+    if (this.cachePath !== undefined) {
+      try {
+        const s = await statfs(this.cachePath);
+        cache = { path: this.cachePath, freeBytes: s.bavail * s.bsize, error: undefined };
+      } catch (err) {
+        cache = { path: this.cachePath, freeBytes: undefined, error: (err as NodeJS.ErrnoException).code ?? String(err) };
+      }
+    }
+    return { ready: upstream.reachable && cache?.error === undefined, upstream, cache };
+  }
+
+  #probeUpstream(): Promise<ReadinessReport['upstream']> {
+    if (this.#last !== undefined && Date.now() - Date.parse(this.#last.checkedAt) < PROBE_INTERVAL_MS) {
+      return Promise.resolve({ ...this.#last, lastError: this.#lastError });
+    }
+    this.#pending ??= this.#probe().finally(() => {
+      this.#pending = undefined;
+    });
+    return this.#pending;
+  }
+
+  async #probe(): Promise<ReadinessReport['upstream']> {
+    const started = process.hrtime.bigint();
+    const base = { url: this.upstream.origin, checkedAt: new Date().toISOString() };
+    try {
+      const res = await this.dispatcher.request({
+        origin: this.upstream.origin,
+        path: `${this.upstream.pathname.replace(/\/+$/, '')}/api/devices/v1/deployments/device/deployments/next`,
+        method: 'GET',
+        headersTimeout: PROBE_TIMEOUT_MS,
+        bodyTimeout: PROBE_TIMEOUT_MS,
+      });
+      await res.body.dump();
+      const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const reachable = res.statusCode < 500;
+      if (!reachable) this.#lastError = `upstream answered ${res.statusCode}`;
+      this.#last = { ...base, reachable, status: res.statusCode, latencyMs, lastError: this.#lastError };
+    } catch (err) {
+      this.#lastError = upstreamFailure(err, this.upstream.origin).message;
+      this.#last = { ...base, reachable: false, status: undefined, latencyMs: undefined, lastError: this.#lastError };
+    }
+    return this.#last;
+  }
+}
