@@ -68,15 +68,18 @@ export async function pollNext(
   provides: { device_type: string; artifact_name: string },
   variant: NextVariant = 'v2-post',
   extraHeaders: Record<string, string> = {},
+  dispatcher?: Dispatcher,
 ): Promise<NextAnswer> {
+  const via = dispatcher === undefined ? {} : { dispatcher };
   const headers = { authorization: `Bearer ${device.jwt ?? ''}`, 'content-type': 'application/json', ...extraHeaders };
   const res =
     variant === 'v1-get'
-      ? await request(`${baseUrl}/api/devices/v1/deployments/device/deployments/next?${new URLSearchParams(provides).toString()}`, { headers })
+      ? await request(`${baseUrl}/api/devices/v1/deployments/device/deployments/next?${new URLSearchParams(provides).toString()}`, { headers, ...via })
       : await request(`${baseUrl}/api/devices/${variant === 'v2-post' ? 'v2' : 'v1'}/deployments/device/deployments/next`, {
           method: 'POST',
           headers,
           body: JSON.stringify(variant === 'v2-post' ? { device_provides: provides } : provides),
+          ...via,
         });
   const body = Buffer.from(await res.body.arrayBuffer());
   return {

@@ -22,6 +22,8 @@ const STORAGE_HEADERS = ['content-length', 'content-range', 'accept-ranges', 'co
 
 export interface ArtifactDownloadsOptions {
   whitelist: readonly string[];
+  /** The configured upstream server: its own artifact links (a mender-gw upstream) need no whitelist entry. */
+  upstream: URL;
   /** Cache mode: the link signer and the cache. Proxy-only mode: both undefined. */
   signer: ArtifactLinkSigner | undefined;
   cache: ArtifactCache | undefined;
@@ -84,7 +86,10 @@ export class ArtifactDownloads {
   }
 
   #checkWhitelist(origin: URL): URL {
-    if (!isHostWhitelisted(origin.hostname, this.options.whitelist)) {
+    const upstream = this.options.upstream;
+    const upstreamArtifact =
+      origin.protocol === upstream.protocol && origin.host.toLowerCase() === upstream.host.toLowerCase() && origin.pathname.startsWith(ARTIFACT_ROUTE);
+    if (!upstreamArtifact && !isHostWhitelisted(origin.hostname, this.options.whitelist)) {
       throw new GatewayError('MGW_LINK_FORBIDDEN', `${origin.hostname} is not whitelisted`, {
         hint: 'Only hosts in Features.ArtifactsProxy.DomainWhitelist are fetched.',
       });

@@ -90,7 +90,7 @@ export async function createArtifactsFeature(
   }
 
   const next = new NextRewriteRelay(relay, { whitelist, upstream: config.upstream.url, gatewayUrl, link }, logger);
-  const downloads = new ArtifactDownloads({ whitelist, signer, cache, fetchOrigin, logger, metrics });
+  const downloads = new ArtifactDownloads({ whitelist, upstream: config.upstream.url, signer, cache, fetchOrigin, logger, metrics });
   return {
     next,
     downloads,

@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors.js';
 import { isHostWhitelisted } from './domain-whitelist.js';
+import { ARTIFACT_ROUTE } from './artifact-link.js';
 
 /**
  * Rewrite of deployments/next instructions (protocol doc §4.1, §4.7): only
@@ -69,13 +70,17 @@ export function rewriteInstructions(body: unknown, options: RewriteOptions): unk
   }
 
   let next: GatewayLink;
-  if (sameOrigin(origin, options.upstream) && origin.pathname.startsWith('/api/devices/')) {
+  const onUpstream = sameOrigin(origin, options.upstream);
+  // A chain (site → ward): the upstream is another mender-gw whose links are cacheable
+  // artifacts. The configured upstream is trusted without a whitelist entry.
+  const upstreamArtifact = onUpstream && origin.pathname.startsWith(ARTIFACT_ROUTE);
+  if (onUpstream && !upstreamArtifact && origin.pathname.startsWith('/api/devices/')) {
     // §4.7: configuration deployments link to the server itself; the ordinary relay
     // forwards them. Path and query stay byte-exact (the server's HMAC covers them).
     const base = options.gatewayUrl.href.replace(/\/+$/, '');
     next = { uri: base + pathAndQuery(raw), expire: undefined };
   } else {
-    if (!isHostWhitelisted(origin.hostname, options.whitelist)) {
+    if (!upstreamArtifact && !isHostWhitelisted(origin.hostname, options.whitelist)) {
       throw new GatewayError('MGW_NOT_WHITELISTED', `${origin.hostname} returned by Mender server is not whitelisted`, {
         hint: `Add "${origin.hostname}" (or a parent domain) to Features.ArtifactsProxy.DomainWhitelist if it is your artifact storage.`,
       });

@@ -7,6 +7,8 @@ import { shQuote } from './shell-quote.js';
  * streaming itself). `ArtifactInstall` copies them into the device's installed dir; each
  * file appears atomically (copy to a dot-file, then rename) so a test polling the folder
  * never reads half a file. Every state called is appended to `statesLogPath`, for debugging.
+ * While a file `hold-install` exists next to the installed dir, `ArtifactInstall` waits: a test
+ * can stop a deployment between download and commit deterministically (see holdInstallPath).
  */
 export function updateModuleScript(installedDir: string, statesLogPath: string): string {
   return `#!/bin/sh
@@ -20,6 +22,7 @@ case "$STATE" in
   NeedsArtifactReboot) echo No ;;
   SupportsRollback) echo No ;;
   ArtifactInstall)
+    while [ -e "$INSTALLED_DIR/../hold-install" ]; do sleep 0.05; done
     mkdir -p "$INSTALLED_DIR"
     for file in "$FILES"/files/*; do
       [ -f "$file" ] || continue
