@@ -103,8 +103,17 @@ export class ArtifactCache {
           if (this.store.get(key) !== undefined) continue; // a fill committed meanwhile
           const started = this.#startFill(ref);
           pending = started.then((r) => ('fill' in r ? r.fill : undefined));
+          // Waiters get a failed start through `pending`; with none, it must not be an unhandled rejection.
+          pending.catch(() => undefined);
           this.#fills.set(key, pending);
-          const result = await started;
+          let result: StartResult;
+          try {
+            result = await started;
+          } catch (err) {
+            // Storage unreachable (or no room could be made): forget the attempt so the next request retries.
+            this.#fills.delete(key);
+            throw err;
+          }
           if ('bypass' in result) {
             this.#fills.delete(key);
             return { kind: 'bypass', reason: result.bypass, response: result.response, release };

@@ -150,7 +150,10 @@ export class DiskArtifactStore implements ArtifactStore {
       const paths = entryPaths(this.location, key);
       let entry: ArtifactEntry;
       try {
-        entry = JSON.parse(await readFile(paths.meta, 'utf8')) as ArtifactEntry;
+        const parsed: unknown = JSON.parse(await readFile(paths.meta, 'utf8'));
+        // `null` or a number parses too, and would crash the checks below (and start-up).
+        if (typeof parsed !== 'object' || parsed === null) throw new Error('metadata is not an object');
+        entry = parsed as ArtifactEntry;
       } catch {
         await remove(name);
         continue;
