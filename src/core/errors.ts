@@ -60,6 +60,10 @@ export const ERROR_CODES = {
   MGW_FILE_EXISTS: { exitCode: 1, httpStatus: 500 },
   /** An output file or directory could not be written. */
   MGW_FILE_WRITE: { exitCode: 1, httpStatus: 500 },
+  /** A `device-hosts gen` input is missing or invalid (gateway address, host name, port, output); exit 2 like a usage error. */
+  MGW_PROVISIONING_INVALID_INPUT: { exitCode: 2, httpStatus: 400 },
+  /** A `config init` answer is missing or invalid (URL, name, address, port, paths); exit 2 like a usage error. */
+  MGW_SETUP_INVALID_INPUT: { exitCode: 2, httpStatus: 400 },
   /** Anything we did not anticipate: a bug. */
   MGW_INTERNAL: { exitCode: 70, httpStatus: 500 },
 } as const satisfies Record<string, { exitCode: number; httpStatus: number }>;

@@ -11,7 +11,7 @@ import type { ArtifactFill } from '../cache/artifact-fill.js';
 import { createRangeStream } from '../cache/read-stream.js';
 import { decideRange } from './byte-range.js';
 import { isHostWhitelisted } from './domain-whitelist.js';
-import { ARTIFACT_ROUTE, PROXY_ROUTE, decodeProxyLink } from './artifact-link.js';
+import { ARTIFACT_ROUTE, PROXY_ROUTE, decodeProxyLinkTarget } from './artifact-link.js';
 import type { ArtifactLinkSigner } from './artifact-link.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 
@@ -67,7 +67,8 @@ export class ArtifactDownloads {
             hint: 'Poll deployments/next again for a current link.',
           });
         }
-        await this.#proxy(req, res, exchange, this.#checkWhitelist(decodeProxyLink(path)));
+        const target = decodeProxyLinkTarget(path);
+        await this.#proxy(req, res, exchange, this.#checkWhitelist(target.url), undefined, target.raw);
         return;
       }
       if (this.options.signer === undefined || this.options.cache === undefined) {
@@ -164,7 +165,7 @@ export class ArtifactDownloads {
    * Stream straight from storage without caching (proxy-only mode, or an artifact the cache
    * cannot take). `Range`/`If-Range` are forwarded; redirects are never followed or relayed.
    */
-  async #proxy(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange, origin: URL, prefetched?: OriginResponse): Promise<void> {
+  async #proxy(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange, origin: URL, prefetched?: OriginResponse, raw?: string): Promise<void> {
     let response = prefetched;
     if (response !== undefined && req.headers.range !== undefined && response.statusCode === 200) {
       response.body.destroy(); // a full-body response fetched for the cache; the device wants a range
@@ -174,7 +175,7 @@ export class ArtifactDownloads {
       const headers: Record<string, string> = {};
       if (typeof req.headers.range === 'string') headers.range = req.headers.range;
       if (typeof req.headers['if-range'] === 'string') headers['if-range'] = req.headers['if-range'];
-      response = await this.options.fetchOrigin(origin, headers);
+      response = await this.options.fetchOrigin(origin, headers, raw);
     }
     if (response.statusCode >= 300 && response.statusCode < 400) {
       response.body.destroy();

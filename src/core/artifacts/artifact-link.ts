@@ -150,14 +150,20 @@ export function proxyLink(gatewayUrl: URL, origin: string): URL {
 }
 
 export function decodeProxyLink(path: string): URL {
+  return decodeProxyLinkTarget(path).url;
+}
+
+/** The proxied URL, parsed, and exactly as it was embedded (what is fetched). */
+export function decodeProxyLinkTarget(path: string): { url: URL; raw: string } {
   const encoded = path.slice(PROXY_ROUTE.length);
   if (!path.startsWith(PROXY_ROUTE) || !/^[A-Za-z0-9_-]+$/.test(encoded)) {
     throw new GatewayError('MGW_LINK_MALFORMED', 'malformed artifact proxy link', {
       hint: 'Use the download link from the latest deployments/next answer unchanged.',
     });
   }
+  const raw = Buffer.from(encoded, 'base64url').toString('utf8');
   try {
-    return new URL(Buffer.from(encoded, 'base64url').toString('utf8'));
+    return { url: new URL(raw), raw };
   } catch {
     throw new GatewayError('MGW_LINK_MALFORMED', 'malformed artifact proxy link: not a URL', {
       hint: 'Use the download link from the latest deployments/next answer unchanged.',

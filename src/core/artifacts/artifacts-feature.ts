@@ -12,6 +12,7 @@ import { ArtifactDownloads } from './artifact-downloads.js';
 import { ArtifactLinkSigner, proxyLink } from './artifact-link.js';
 import type { GatewayLink } from './deployment-rewrite.js';
 import { NextRewriteRelay } from './next-rewrite-relay.js';
+import { pathAndQuery } from './deployment-rewrite.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 
 export interface ArtifactsFeature {
@@ -46,9 +47,10 @@ export async function createArtifactsFeature(
   // Storage fetches share the upstream dispatcher: same trust store, proxy and timeouts (§6.4).
   // No redirect is ever followed (undici's request does not), so a storage redirect cannot
   // lead the gateway off the whitelist.
-  const fetchOrigin: OriginFetcher = async (origin, headers = {}) => {
+  const fetchOrigin: OriginFetcher = async (origin, headers = {}, raw) => {
     try {
-      return await dispatcher.request({ origin: origin.origin, path: origin.pathname + origin.search, method: 'GET', headers });
+      const path = raw === undefined ? origin.pathname + origin.search : pathAndQuery(raw);
+      return await dispatcher.request({ origin: origin.origin, path, method: 'GET', headers });
     } catch (err) {
       throw upstreamFailure(err, origin.host);
     }
@@ -56,7 +58,7 @@ export async function createArtifactsFeature(
 
   let cache: ArtifactCache | undefined;
   let signer: ArtifactLinkSigner | undefined;
-  let link: (origin: URL, artifact: { id: string | undefined; name: string | undefined }) => GatewayLink;
+  let link: (origin: URL, artifact: { id: string | undefined; name: string | undefined }, raw: string) => GatewayLink;
   if (proxyConfig.cache.enabled) {
     // Without a configured secret links die with the process; loadConfig() already warned (§4.4).
     const secret = proxyConfig.cache.signatureSecret ?? randomBytes(32);
@@ -86,7 +88,7 @@ export async function createArtifactsFeature(
       return { uri: url.href, expire: rfc3339(expires) };
     };
   } else {
-    link = (origin) => ({ uri: proxyLink(gatewayUrl, origin.href).href, expire: undefined });
+    link = (_origin, _artifact, raw) => ({ uri: proxyLink(gatewayUrl, raw).href, expire: undefined });
   }
 
   const next = new NextRewriteRelay(relay, { whitelist, upstream: config.upstream.url, gatewayUrl, link }, logger);

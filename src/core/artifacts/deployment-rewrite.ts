@@ -19,8 +19,11 @@ export interface RewriteOptions {
   whitelist: readonly string[];
   upstream: URL;
   gatewayUrl: URL;
-  /** Builds the gateway link for a storage URL (cache or proxy mode). */
-  link(origin: URL, artifact: { id: string | undefined; name: string | undefined }): GatewayLink;
+  /**
+   * Builds the gateway link for a storage URL (cache or proxy mode). `raw` is the link exactly
+   * as upstream wrote it: storage signatures may break if it is re-encoded (§4.3).
+   */
+  link(origin: URL, artifact: { id: string | undefined; name: string | undefined }, raw: string): GatewayLink;
 }
 
 interface Instructions {
@@ -32,7 +35,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** The part of a URL string after its authority, byte-exact (no re-encoding of path or query). */
-function pathAndQuery(uri: string): string {
+export function pathAndQuery(uri: string): string {
   const afterScheme = uri.indexOf('//') + 2;
   const slash = uri.indexOf('/', afterScheme);
   const question = uri.indexOf('?', afterScheme);
@@ -85,10 +88,14 @@ export function rewriteInstructions(body: unknown, options: RewriteOptions): unk
         hint: `Add "${origin.hostname}" (or a parent domain) to Features.ArtifactsProxy.DomainWhitelist if it is your artifact storage.`,
       });
     }
-    next = options.link(origin, {
-      id: typeof artifact.id === 'string' ? artifact.id : undefined,
-      name: typeof artifact.artifact_name === 'string' ? artifact.artifact_name : undefined,
-    });
+    next = options.link(
+      origin,
+      {
+        id: typeof artifact.id === 'string' ? artifact.id : undefined,
+        name: typeof artifact.artifact_name === 'string' ? artifact.artifact_name : undefined,
+      },
+      raw,
+    );
   }
   const source: Record<string, unknown> = { ...artifact.source, uri: next.uri };
   if (next.expire !== undefined) source.expire = next.expire;

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * `Features.ArtifactsProxy.DomainWhitelist` matching (protocol doc §4.2).
  *
@@ -13,14 +15,18 @@ export function normaliseWhitelistEntry(entry: string): string {
   return entry.trim().toLowerCase().replace(/^\*\./, '').replace(/^\./, '').replace(/\.$/, '');
 }
 
-/** `hostname` is a URL's hostname (no port); IPv6 literals keep their brackets out. */
+/**
+ * `hostname` is a URL's hostname (no port). IP addresses match only exactly: a suffix rule
+ * would let the entry `0.0.1` admit `127.0.0.1`.
+ */
 export function isHostWhitelisted(hostname: string, whitelist: readonly string[]): boolean {
   const host = hostname.toLowerCase().replace(/\.$/, '').replace(/^\[|\]$/g, '');
   if (host === '') return false;
+  const hostIsIp = isIP(host) !== 0;
   for (const raw of whitelist) {
-    const entry = normaliseWhitelistEntry(raw);
+    const entry = normaliseWhitelistEntry(raw).replace(/^\[|\]$/g, '');
     if (entry === '') continue;
-    if (host === entry || host.endsWith(`.${entry}`)) return true;
+    if (host === entry || (!hostIsIp && host.endsWith(`.${entry}`))) return true;
   }
   return false;
 }

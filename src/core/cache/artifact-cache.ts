@@ -13,7 +13,8 @@ export interface OriginResponse {
   body: Readable;
 }
 
-export type OriginFetcher = (origin: URL, headers?: Record<string, string>) => Promise<OriginResponse>;
+/** `raw`: the URL exactly as the Mender server wrote it, fetched byte-exact when given (§4.3). */
+export type OriginFetcher = (origin: URL, headers?: Record<string, string>, raw?: string) => Promise<OriginResponse>;
 
 export interface ArtifactRef {
   key: string;
@@ -118,7 +119,14 @@ export class ArtifactCache {
             this.#fills.delete(key);
             return { kind: 'bypass', reason: result.bypass, response: result.response, release };
           }
-          return { kind: 'fill', fill: result.fill, reader: await result.fill.openReader(), started: true, release };
+          try {
+            return { kind: 'fill', fill: result.fill, reader: await result.fill.openReader(), started: true, release };
+          } catch (err) {
+            // A small fill can be committed and renamed before its own requester opens it:
+            // the next round finds the complete entry.
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+            continue;
+          }
         }
         const fill = await pending;
         if (fill === undefined) return { kind: 'bypass', reason: 'the artifact is not being cached', response: undefined, release };
@@ -148,6 +156,15 @@ export class ArtifactCache {
 
   async #startFill(ref: ArtifactRef): Promise<StartResult> {
     const response = await this.fetchOrigin(ref.origin);
+    try {
+      return await this.#prepareFill(ref, response);
+    } catch (err) {
+      response.body.destroy(); // never leave the storage response open
+      throw err;
+    }
+  }
+
+  async #prepareFill(ref: ArtifactRef, response: OriginResponse): Promise<StartResult> {
     if (response.statusCode !== 200) {
       return { bypass: `storage answered ${response.statusCode}`, response };
     }

@@ -13,6 +13,8 @@ export const IN_USE_DIR = '.in-use';
 
 export class EntryPins {
   readonly #counts = new Map<string, number>();
+  /** Marker writes and removals run in order per key, so a quick unpin+pin never loses the marker. */
+  readonly #ops = new Map<string, Promise<void>>();
   readonly #dir: string | undefined;
   #dirReady: Promise<void> | undefined;
 
@@ -25,13 +27,26 @@ export class EntryPins {
     return (this.#counts.get(key) ?? 0) > 0;
   }
 
+  #inOrder(key: string, op: () => Promise<unknown>): Promise<void> {
+    const next = (this.#ops.get(key) ?? Promise.resolve()).then(op).then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#ops.set(key, next);
+    void next.then(() => {
+      if (this.#ops.get(key) === next) this.#ops.delete(key);
+    });
+    return next;
+  }
+
   async pin(key: string): Promise<void> {
     const count = (this.#counts.get(key) ?? 0) + 1;
     this.#counts.set(key, count);
-    if (count === 1 && this.#dir !== undefined) {
-      this.#dirReady ??= mkdir(this.#dir, { recursive: true, mode: 0o750 }).then(() => undefined);
+    const dir = this.#dir;
+    if (count === 1 && dir !== undefined) {
+      this.#dirReady ??= mkdir(dir, { recursive: true, mode: 0o750 }).then(() => undefined);
       await this.#dirReady;
-      await writeFile(join(this.#dir, `${key}.${process.pid}`), '', { mode: 0o640 }).catch(() => undefined);
+      await this.#inOrder(key, () => writeFile(join(dir, `${key}.${process.pid}`), '', { mode: 0o640 }));
     }
   }
 
@@ -42,7 +57,10 @@ export class EntryPins {
       return;
     }
     this.#counts.delete(key);
-    if (this.#dir !== undefined) void rm(join(this.#dir, `${key}.${process.pid}`), { force: true }).catch(() => undefined);
+    const dir = this.#dir;
+    if (dir === undefined) return;
+    // Removed only if nobody pinned the key again in the meantime.
+    void this.#inOrder(key, () => (this.isPinned(key) ? Promise.resolve() : rm(join(dir, `${key}.${process.pid}`), { force: true })));
   }
 
   /** Remove this process's markers (shutdown). */
