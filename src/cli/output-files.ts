@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+import { link, lstat, open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { GatewayError } from '../core/errors.js';
+
+/**
+ * Writing a command's text outputs all or nothing: every target is checked first (an
+ * existing file needs `force`), every file is staged as a temporary file beside its target,
+ * and only when all are staged are they moved into place. So a failure never leaves half of
+ * the output behind, and an existing file is never truncated in place.
+ */
+
+export interface TextOutput {
+  path: string;
+  contents: string;
+  /** Permission bits of a new file (less the umask); default 0644. */
+  mode?: number;
+  /** How the flag that chose the path is named in messages, e.g. `--out`. */
+  flag: string;
+}
+
+function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function writeError(path: string, err: unknown): GatewayError {
+  return new GatewayError('MGW_FILE_WRITE', `cannot write ${path}: ${(err as Error).message}`, {
+    cause: err,
+    hint: 'Check that the directory exists, is writable and has free space; nothing from this run was kept.',
+  });
+}
+
+async function checkTarget(output: TextOutput, force: boolean): Promise<void> {
+  let stats;
+  try {
+    stats = await lstat(output.path);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw writeError(output.path, err);
+  }
+  if (stats.isDirectory()) {
+    throw new GatewayError('MGW_FILE_EXISTS', `${output.flag} ${output.path} is a directory`, {
+      hint: `Give ${output.flag} a file name.`,
+    });
+  }
+  if (!force) {
+    throw new GatewayError('MGW_FILE_EXISTS', `${output.path} already exists; nothing was written`, {
+      hint: `Pass --force to replace it, or choose another ${output.flag}.`,
+      details: { existing: [output.path] },
+    });
+  }
+}
+
+export async function writeTextOutputs(
+  outputs: readonly TextOutput[],
+  options: { force: boolean },
+): Promise<void> {
+  for (const output of outputs) await checkTarget(output, options.force);
+  const staged: { temp: string; output: TextOutput }[] = [];
+  const cleanUp = async (): Promise<void> => {
+    for (const { temp } of staged) await unlink(temp).catch(() => undefined);
+  };
+  try {
+    for (const output of outputs) {
+      const temp = join(
+        dirname(output.path),
+        `.${basename(output.path)}.${randomBytes(6).toString('hex')}.tmp`,
+      );
+      try {
+        const handle = await open(temp, 'wx', output.mode ?? 0o644);
+        staged.push({ temp, output });
+        try {
+          await handle.writeFile(output.contents, 'utf8');
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      } catch (err) {
+        throw writeError(output.path, err);
+      }
+    }
+    for (const { temp, output } of staged) {
+      try {
+        if (options.force) {
+          await rename(temp, output.path);
+        } else {
+          // link() fails if the target appeared meanwhile: never replace a file without --force.
+          await link(temp, output.path);
+          await unlink(temp);
+        }
+      } catch (err) {
+        if (errnoCode(err) === 'EEXIST') {
+          throw new GatewayError(
+            'MGW_FILE_EXISTS',
+            `${output.path} appeared while writing; it was left alone`,
+            {
+              hint: `Pass --force to replace it, or choose another ${output.flag}.`,
+            },
+          );
+        }
+        throw writeError(output.path, err);
+      }
+    }
+  } catch (err) {
+    await cleanUp();
+    throw err;
+  }
+}
