@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { errnoCode, fileWriteError } from '../core/file-errors.js';
 import { link, lstat, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { GatewayError } from '../core/errors.js';
@@ -19,17 +20,7 @@ export interface TextOutput {
   flag: string;
 }
 
-function errnoCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function writeError(path: string, err: unknown): GatewayError {
-  return new GatewayError('MGW_FILE_WRITE', `cannot write ${path}: ${(err as Error).message}`, {
-    cause: err,
-    hint: 'Check that the directory exists, is writable and has free space; nothing from this run was kept.',
-  });
-}
+const writeError = (path: string, err: unknown): GatewayError => fileWriteError(path, err, 'Check that the directory exists, is writable and has free space; nothing from this run was kept.');
 
 async function checkTarget(output: TextOutput, force: boolean): Promise<void> {
   let stats;

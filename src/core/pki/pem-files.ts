@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { errnoCode, fileWriteError } from '../file-errors.js';
 import { lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { GatewayError } from '../errors.js';
@@ -19,11 +20,6 @@ export interface WriteOptions {
   force: boolean;
 }
 
-function errnoCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
-}
-
 function existsError(paths: readonly string[]): GatewayError {
   const shown =
     paths.length <= 3 ? paths.join(', ') : `${paths.slice(0, 3).join(', ')} and ${paths.length - 3} more`;
@@ -38,12 +34,7 @@ function existsError(paths: readonly string[]): GatewayError {
   );
 }
 
-function writeError(path: string, err: unknown): GatewayError {
-  return new GatewayError('MGW_FILE_WRITE', `cannot write ${path}: ${(err as Error).message}`, {
-    cause: err,
-    hint: 'Check that the output directory is writable and has free space; nothing from this run was kept.',
-  });
-}
+const writeError = (path: string, err: unknown): GatewayError => fileWriteError(path, err, 'Check that the output directory is writable and has free space; nothing from this run was kept.');
 
 /**
  * Check every target before anything is written: without `force`, an existing file (or

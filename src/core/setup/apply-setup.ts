@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { errnoCode, fileWriteError } from '../file-errors.js';
 import { link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { formatConfigIssue, validateConfig } from '../config/index.js';
@@ -34,17 +35,7 @@ export interface SetupResult {
 /** The configuration may hold the management password and the link secret. */
 export const SETUP_FILE_MODE = 0o600;
 
-function errnoCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function writeError(path: string, err: unknown): GatewayError {
-  return new GatewayError('MGW_FILE_WRITE', `cannot write ${path}: ${(err as Error).message}`, {
-    cause: err,
-    hint: 'Check that the directory is writable and has free space.',
-  });
-}
+const writeError = (path: string, err: unknown): GatewayError => fileWriteError(path, err, 'Check that the directory is writable and has free space.');
 
 async function checkConfigTarget(path: string, force: boolean): Promise<void> {
   try {
