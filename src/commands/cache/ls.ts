@@ -1,4 +1,5 @@
-import { Command, Flags } from '@oclif/core';
+import { Command } from '@oclif/core';
+import { cacheLocationFlags } from '../../cli/cache-location-flags.js';
 import Table from 'cli-table3';
 import { renderError } from '../../cli/render-error.js';
 import { toGatewayError } from '../../core/errors.js';
@@ -27,16 +28,7 @@ The directory is Features.ArtifactsProxy.ArtifactsCache.Path of the configuratio
   static override enableJsonFlag = true;
 
   static override flags = {
-    config: Flags.string({
-      char: 'c',
-      summary: 'Path of the mender-gateway.conf JSON file (default /etc/mender/mender-gateway.conf).',
-      exclusive: ['path'],
-    }),
-    path: Flags.string({
-      char: 'p',
-      summary: 'The cache directory itself, instead of reading it from the configuration.',
-      exclusive: ['config'],
-    }),
+    ...cacheLocationFlags,
   };
 
   async run(): Promise<CacheInspection> {

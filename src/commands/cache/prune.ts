@@ -1,4 +1,5 @@
 import { Command, Flags } from '@oclif/core';
+import { cacheLocationFlags } from '../../cli/cache-location-flags.js';
 import { renderError } from '../../cli/render-error.js';
 import { toGatewayError } from '../../core/errors.js';
 import { formatByteSize } from '../../core/cache/byte-size.js';
@@ -26,16 +27,7 @@ Ages are Go durations (720h, 90m) or days (30d). Sizes take K, M, G, T or KiB, M
   static override enableJsonFlag = true;
 
   static override flags = {
-    config: Flags.string({
-      char: 'c',
-      summary: 'Path of the mender-gateway.conf JSON file (default /etc/mender/mender-gateway.conf).',
-      exclusive: ['path'],
-    }),
-    path: Flags.string({
-      char: 'p',
-      summary: 'The cache directory itself, instead of reading it from the configuration.',
-      exclusive: ['config'],
-    }),
+    ...cacheLocationFlags,
     'older-than': Flags.string({
       summary: 'Remove entries last accessed longer ago than this: 30d, 720h, 90m.',
     }),

@@ -1,0 +1,15 @@
+import { Flags } from '@oclif/core';
+
+/** `--config` or `--path`: where `cache ls` and `cache prune` find the cache directory. */
+export const cacheLocationFlags = {
+  config: Flags.string({
+    char: 'c',
+    summary: 'Path of the mender-gateway.conf JSON file (default /etc/mender/mender-gateway.conf).',
+    exclusive: ['path'],
+  }),
+  path: Flags.string({
+    char: 'p',
+    summary: 'The cache directory itself, instead of reading it from the configuration.',
+    exclusive: ['config'],
+  }),
+};
