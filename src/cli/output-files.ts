@@ -20,7 +20,12 @@ export interface TextOutput {
   flag: string;
 }
 
-const writeError = (path: string, err: unknown): GatewayError => fileWriteError(path, err, 'Check that the directory exists, is writable and has free space; nothing from this run was kept.');
+const writeError = (path: string, err: unknown): GatewayError =>
+  fileWriteError(
+    path,
+    err,
+    'Check that the directory exists, is writable and has free space; nothing from this run was kept.',
+  );
 
 async function checkTarget(output: TextOutput, force: boolean): Promise<void> {
   let stats;

@@ -13,7 +13,12 @@ export function renderError(err: unknown): { text: string; exitCode: number } {
     for (const issue of error.details as ConfigIssue[]) lines.push(`  ${formatConfigIssue(issue)}`);
   }
   if (error.hint !== undefined) lines.push(`hint: ${error.hint}`);
-  if (!isGatewayError(err) && err instanceof Error && err.stack !== undefined && process.env.DEBUG !== undefined) {
+  if (
+    !isGatewayError(err) &&
+    err instanceof Error &&
+    err.stack !== undefined &&
+    process.env.DEBUG !== undefined
+  ) {
     lines.push(err.stack);
   }
   return { text: lines.join('\n'), exitCode: error.exitCode };

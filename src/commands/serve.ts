@@ -33,7 +33,8 @@ Logs are JSON lines on stdout. SIGTERM or SIGINT stops accepting connections, le
     const logger = createLogger(flags['log-level'] as LogLevel);
     try {
       const { config, warnings } = await loadConfig({ path: flags.config });
-      for (const issue of warnings) logger.warn({ path: issue.path, source: issue.source, hint: issue.hint }, issue.message);
+      for (const issue of warnings)
+        logger.warn({ path: issue.path, source: issue.source, hint: issue.hint }, issue.message);
       // Legacy `DebugLog: true` (protocol doc §6.2) unless the flag says otherwise.
       if (config.debugLog && !explicitLevel) logger.level = 'debug';
       logger.info({ config: config.sourceFile ?? '(environment only)' }, 'loaded configuration');

@@ -7,6 +7,13 @@ export function errnoCode(err: unknown): string | undefined {
 }
 
 /** One wording for every file the toolkit fails to write (certificates, configs, command output). */
-export function fileWriteError(path: string, err: unknown, hint = 'Check that the directory exists, is writable and has free space.'): GatewayError {
-  return new GatewayError('MGW_FILE_WRITE', `cannot write ${path}: ${(err as Error).message}`, { cause: err, hint });
+export function fileWriteError(
+  path: string,
+  err: unknown,
+  hint = 'Check that the directory exists, is writable and has free space.',
+): GatewayError {
+  return new GatewayError('MGW_FILE_WRITE', `cannot write ${path}: ${(err as Error).message}`, {
+    cause: err,
+    hint,
+  });
 }

@@ -43,15 +43,28 @@ describeWithRealClient('real Mender clients updating through the artifact cache 
   });
 
   async function device(name: string): Promise<MenderDevice> {
-    const d = await startMenderDevice({ name, servers: [s.gatewayUrl], serverCertificate: s.upstream.pki.ca.certPath, deviceType: DEFAULT_DEVICE_TYPE });
+    const d = await startMenderDevice({
+      name,
+      servers: [s.gatewayUrl],
+      serverCertificate: s.upstream.pki.ca.certPath,
+      deviceType: DEFAULT_DEVICE_TYPE,
+    });
     devices.push(d);
     return d;
   }
 
-  async function expectUpdated(d: MenderDevice, deploymentId: string, payload: Buffer, payloadName: string, offset: number): Promise<void> {
+  async function expectUpdated(
+    d: MenderDevice,
+    deploymentId: string,
+    payload: Buffer,
+    payloadName: string,
+    offset: number,
+  ): Promise<void> {
     await d.waitForLog(CLIENT_LOG.deploymentReported, 60_000, offset);
     const deviceId = s.upstream.device(d.mac)!.id;
-    expect(s.upstream.state.deployments.find((x) => x.id === deploymentId)?.devices.get(deviceId)).toBe('success');
+    expect(s.upstream.state.deployments.find((x) => x.id === deploymentId)?.devices.get(deviceId)).toBe(
+      'success',
+    );
     expect((await readFile(join(d.installedDir, payloadName))).equals(payload)).toBe(true);
   }
 
@@ -60,12 +73,23 @@ describeWithRealClient('real Mender clients updating through the artifact cache 
     await Promise.all(first.map((d) => d.waitForLog(CLIENT_LOG.authenticated, 30_000)));
 
     const payload = randomBytes(1024 * 1024);
-    const built = await buildArtifact({ name: 'release-cache-1', deviceType: DEFAULT_DEVICE_TYPE, payload, outDir: workDir });
-    const artifact = s.upstream.addArtifact({ name: 'release-cache-1', deviceTypes: [DEFAULT_DEVICE_TYPE], data: built.data });
+    const built = await buildArtifact({
+      name: 'release-cache-1',
+      deviceType: DEFAULT_DEVICE_TYPE,
+      payload,
+      outDir: workDir,
+    });
+    const artifact = s.upstream.addArtifact({
+      name: 'release-cache-1',
+      deviceTypes: [DEFAULT_DEVICE_TYPE],
+      data: built.data,
+    });
     const offsets = await Promise.all(first.map((d) => d.logSize()));
     const deployment = s.upstream.createDeployment({ artifactId: artifact.id });
 
-    await Promise.all(first.map((d, i) => expectUpdated(d, deployment.id, payload, built.payloadName, offsets[i]!)));
+    await Promise.all(
+      first.map((d, i) => expectUpdated(d, deployment.id, payload, built.payloadName, offsets[i]!)),
+    );
     const storage = s.upstream.state.storage.perArtifact.get(artifact.id)!;
     expect(storage.fullDownloadsStarted).toBe(1);
     expect(storage.rangeRequests).toBe(0);
@@ -81,7 +105,8 @@ describeWithRealClient('real Mender clients updating through the artifact cache 
     // The operator's view, from the CLI, while serve runs...
     const ls = async (): Promise<{ artifactName: string; hits: number; state: string }[]> => {
       const { stdout } = await run(process.execPath, [BIN, 'cache', 'ls', '--path', s.cacheDir, '--json']);
-      return (JSON.parse(stdout) as { entries: { artifactName: string; hits: number; state: string }[] }).entries;
+      return (JSON.parse(stdout) as { entries: { artifactName: string; hits: number; state: string }[] })
+        .entries;
     };
     expect((await ls()).find((e) => e.artifactName === 'release-cache-1')?.state).toBe('complete');
     // ...and after a stop, which flushes the hit counters the gateway keeps in memory.

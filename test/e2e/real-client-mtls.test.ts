@@ -46,19 +46,41 @@ describeWithRealClient('mTLS auto-accept with real clients and cert issue certif
     upstream = await startFakeUpstream({ autoAcceptDevices: false });
     pki = await mkdtemp(join(tmpdir(), 'mgw-mtls-e2e-'));
     ca = (await issueCaFiles({ outDir: pki, commonName: 'Test Site Device CA' })).certificates[0]!;
-    server = (await issueServerFiles({ outDir: pki, caCertificatePath: ca.certificatePath, caKeyPath: ca.keyPath, dns: ['gateway.site.test'], ip: ['127.0.0.1'] })).certificates[0]!;
+    server = (
+      await issueServerFiles({
+        outDir: pki,
+        caCertificatePath: ca.certificatePath,
+        caKeyPath: ca.keyPath,
+        dns: ['gateway.site.test'],
+        ip: ['127.0.0.1'],
+      })
+    ).certificates[0]!;
     const port = await freePort();
     gw = await startTestGateway({
       HTTP: { Enabled: false },
-      HTTPS: { Enabled: true, Listen: `127.0.0.1:${port}`, ServerCertificate: server.certificatePath, ServerKey: join(pki, 'server.key') },
+      HTTPS: {
+        Enabled: true,
+        Listen: `127.0.0.1:${port}`,
+        ServerCertificate: server.certificatePath,
+        ServerKey: join(pki, 'server.key'),
+      },
       UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath },
       Features: {
-        mTLS: { Enabled: true, CACertificate: ca.certificatePath, MenderUsername: DEFAULT_MANAGEMENT.username, MenderPassword: DEFAULT_MANAGEMENT.password },
+        mTLS: {
+          Enabled: true,
+          CACertificate: ca.certificatePath,
+          MenderUsername: DEFAULT_MANAGEMENT.username,
+          MenderPassword: DEFAULT_MANAGEMENT.password,
+        },
         ArtifactsProxy: {
           Enabled: true,
           GatewayURL: `https://127.0.0.1:${port}`,
           DomainWhitelist: ['127.0.0.2'],
-          ArtifactsCache: { Enabled: true, Path: join(pki, 'cache'), SignatureSecret: randomBytes(32).toString('base64') },
+          ArtifactsCache: {
+            Enabled: true,
+            Path: join(pki, 'cache'),
+            SignatureSecret: randomBytes(32).toString('base64'),
+          },
         },
       },
     });
@@ -74,12 +96,20 @@ describeWithRealClient('mTLS auto-accept with real clients and cert issue certif
   it('serves the certificate made by cert issue server', async () => {
     const served = await new Promise<X509Certificate>((resolve, reject) => {
       // No client certificate: the handshake is refused after the server sent its certificate.
-      const socket = connect({ host: '127.0.0.1', port: Number(new URL(gw.httpsUrl!).port), rejectUnauthorized: false, servername: 'gateway.site.test' }, () => {
-        const cert = socket.getPeerX509Certificate();
-        socket.destroy();
-        if (cert === undefined) reject(new Error('no server certificate'));
-        else resolve(cert);
-      });
+      const socket = connect(
+        {
+          host: '127.0.0.1',
+          port: Number(new URL(gw.httpsUrl!).port),
+          rejectUnauthorized: false,
+          servername: 'gateway.site.test',
+        },
+        () => {
+          const cert = socket.getPeerX509Certificate();
+          socket.destroy();
+          if (cert === undefined) reject(new Error('no server certificate'));
+          else resolve(cert);
+        },
+      );
       socket.on('error', reject);
     });
     const issued = new X509Certificate(await readFile(server.certificatePath));
@@ -89,7 +119,16 @@ describeWithRealClient('mTLS auto-accept with real clients and cert issue certif
   it('accepts RSA, P-256 and Ed25519 devices automatically and updates them', async () => {
     for (const { keyType, mac } of KEY_TYPES) {
       const dir = join(pki, keyType);
-      const issued = (await issueDeviceFiles({ outDir: dir, caCertificatePath: ca.certificatePath, caKeyPath: ca.keyPath, identity: `mac=${mac}`, keyType, ...(keyType === 'rsa' ? { rsaBits: 2048 } : {}) })).certificates[0]!;
+      const issued = (
+        await issueDeviceFiles({
+          outDir: dir,
+          caCertificatePath: ca.certificatePath,
+          caKeyPath: ca.keyPath,
+          identity: `mac=${mac}`,
+          keyType,
+          ...(keyType === 'rsa' ? { rsaBits: 2048 } : {}),
+        })
+      ).certificates[0]!;
       devices.push(
         await startMenderDevice({
           name: `mtls-${keyType}`,
@@ -107,18 +146,31 @@ describeWithRealClient('mTLS auto-accept with real clients and cert issue certif
     expect(upstream.state.managementLogins).toBe(1);
     expect(upstream.state.preauthorizations.length).toBe(3);
     for (const d of devices) {
-      const preauth = upstream.state.preauthorizations.find((p) => (p.identity as { mac?: string } | undefined)?.mac === d.mac);
+      const preauth = upstream.state.preauthorizations.find(
+        (p) => (p.identity as { mac?: string } | undefined)?.mac === d.mac,
+      );
       expect(preauth?.force).toBe(true);
       expect(preauth?.xForwardedFor).toBe('127.0.0.1');
-      expect(createPublicKey(preauth!.pubkey!).export({ type: 'spki', format: 'pem' })).toBe(createPublicKey(d.publicKeyPem).export({ type: 'spki', format: 'pem' }));
+      expect(createPublicKey(preauth!.pubkey!).export({ type: 'spki', format: 'pem' })).toBe(
+        createPublicKey(d.publicKeyPem).export({ type: 'spki', format: 'pem' }),
+      );
       expect(upstream.device(d.mac)?.status).toBe('accepted');
     }
     const keyTypes = devices.map((d) => createPublicKey(d.publicKeyPem).asymmetricKeyType);
     expect(keyTypes).toEqual(['rsa', 'ec', 'ed25519']);
 
     const payload = randomBytes(128 * 1024);
-    const built = await buildArtifact({ name: 'mtls-release-1', deviceType: DEFAULT_DEVICE_TYPE, payload, outDir: pki });
-    const artifact = upstream.addArtifact({ name: 'mtls-release-1', deviceTypes: [DEFAULT_DEVICE_TYPE], data: built.data });
+    const built = await buildArtifact({
+      name: 'mtls-release-1',
+      deviceType: DEFAULT_DEVICE_TYPE,
+      payload,
+      outDir: pki,
+    });
+    const artifact = upstream.addArtifact({
+      name: 'mtls-release-1',
+      deviceTypes: [DEFAULT_DEVICE_TYPE],
+      data: built.data,
+    });
     const offsets = await Promise.all(devices.map((d) => d.logSize()));
     const deployment = upstream.createDeployment({ artifactId: artifact.id });
     await Promise.all(devices.map((d, i) => d.waitForLog(CLIENT_LOG.deploymentReported, 90_000, offsets[i])));

@@ -11,7 +11,10 @@ import type { SimulatedDevice } from '../support/simulated-device.js';
 const MiB = 1024 * 1024;
 const provides = { device_type: DEVICE_TYPE, artifact_name: 'initial' };
 
-async function download(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer; firstByteAt: number }> {
+async function download(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer; firstByteAt: number }> {
   const res = await request(url, { headers });
   const chunks: Buffer[] = [];
   let firstByteAt = 0;
@@ -43,7 +46,9 @@ describe('artifact cache through the gateway (issue #3)', () => {
       const answer = await pollNext(s.gw.url, device, provides, variant);
       expect(answer.status).toBe(200);
       const json = answer.json!;
-      expect(json.artifact.source.uri.startsWith(`${s.gatewayUrl}/api/devices/v1/gateway/artifacts/`)).toBe(true);
+      expect(json.artifact.source.uri.startsWith(`${s.gatewayUrl}/api/devices/v1/gateway/artifacts/`)).toBe(
+        true,
+      );
       expect(json.artifact.source.uri).not.toContain('X-Amz-Signature');
       expect(Date.parse(json.artifact.source.expire!)).toBeGreaterThan(Date.now() + 23 * 3600_000);
       expect(json.artifact.id).toBe(artifact.id);
@@ -60,7 +65,9 @@ describe('artifact cache through the gateway (issue #3)', () => {
     s.upstream.storageFaults.bytesPerSecond = 4 * MiB;
     try {
       const results = await Promise.all(Array.from({ length: 50 }, () => download(link)));
-      const finished = await s.gw.logs.waitFor((l) => l.msg === 'cache fill finished' && l.artifact === 'fanout-1');
+      const finished = await s.gw.logs.waitFor(
+        (l) => l.msg === 'cache fill finished' && l.artifact === 'fanout-1',
+      );
       const fillEnd = Date.parse(finished.time as string);
       for (const r of results) {
         expect(r.status).toBe(200);
@@ -150,8 +157,13 @@ describe('artifact cache through the gateway (issue #3)', () => {
     malformed.searchParams.delete('x-men-signature');
     expect((await download(malformed.href)).status).toBe(400);
     // Sent raw (node:http): a URL parser would resolve the dots before the gateway sees them.
-    expect((await nodeRequest(`${s.gatewayUrl}/api/devices/v1/gateway/artifacts/../../../etc/passwd`)).status).toBe(400);
-    expect((await nodeRequest(`${s.gatewayUrl}/api/devices/v1/gateway/artifacts/%2e%2e%2f%2e%2e%2fetc%2fpasswd`)).status).toBe(400);
+    expect(
+      (await nodeRequest(`${s.gatewayUrl}/api/devices/v1/gateway/artifacts/../../../etc/passwd`)).status,
+    ).toBe(400);
+    expect(
+      (await nodeRequest(`${s.gatewayUrl}/api/devices/v1/gateway/artifacts/%2e%2e%2f%2e%2e%2fetc%2fpasswd`))
+        .status,
+    ).toBe(400);
     expect(s.upstream.state.storage.requests).toBe(before);
   });
 

@@ -11,7 +11,10 @@ import type { SimulatedDevice } from '../support/simulated-device.js';
 const provides = { device_type: DEVICE_TYPE, artifact_name: 'initial' };
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
-async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+async function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
   const res = await request(url, { headers });
   return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
 }
@@ -52,7 +55,11 @@ describe('artifacts proxy without cache (issue #3)', () => {
 
   it('refuses a proxy link to a host outside the whitelist with 403 and never contacts it', async () => {
     const before = s.upstream.state.requests.length;
-    for (const target of ['https://169.254.169.254/latest/meta-data/', 'https://127.0.0.2.evil.test/x', 'http://127.0.0.3:9/x']) {
+    for (const target of [
+      'https://169.254.169.254/latest/meta-data/',
+      'https://127.0.0.2.evil.test/x',
+      'http://127.0.0.3:9/x',
+    ]) {
       const link = proxyLink(new URL(s.gatewayUrl), target);
       const answer = await get(link.href);
       expect(answer.status).toBe(403);
@@ -74,9 +81,21 @@ describe('DomainWhitelist on deployments/next (issue #3 item 1, protocol doc §4
     // Answer polls with a chosen storage link, as a misconfigured or hostile server might.
     s.upstream.intercept((req, res) => {
       if (answerWith === undefined || !req.url?.includes('/deployments/next')) return false;
-      const body = JSON.stringify({ id: 'dep-x', artifact: { id: 'art-x', artifact_name: 'x', source: { uri: answerWith, expire: '2099-01-01T00:00:00Z' }, device_types_compatible: [DEVICE_TYPE] } });
+      const body = JSON.stringify({
+        id: 'dep-x',
+        artifact: {
+          id: 'art-x',
+          artifact_name: 'x',
+          source: { uri: answerWith, expire: '2099-01-01T00:00:00Z' },
+          device_types_compatible: [DEVICE_TYPE],
+        },
+      });
       const bytes = compress ? gzipSync(body) : Buffer.from(body);
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': bytes.length, ...(compress ? { 'content-encoding': 'gzip' } : {}) });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': bytes.length,
+        ...(compress ? { 'content-encoding': 'gzip' } : {}),
+      });
       res.end(bytes);
       return true;
     });
@@ -97,18 +116,23 @@ describe('DomainWhitelist on deployments/next (issue #3 item 1, protocol doc §4
     expect(JSON.parse(text).error).toBe(`${host} returned by Mender server is not whitelisted`);
     expect(text).not.toContain('X-Amz-Signature');
     expect(text).not.toContain('sig=1');
-    await s.gw.logs.waitFor((l) => l.msg === `${host} returned by Mender server is not whitelisted` && l.level === 'warn');
+    await s.gw.logs.waitFor(
+      (l) => l.msg === `${host} returned by Mender server is not whitelisted` && l.level === 'warn',
+    );
   });
 
   it('admits a subdomain of a whitelisted entry (hosted Mender bucket host)', async () => {
     answerWith = 'https://hosted-mender-artifacts.s3.amazonaws.com/t/a?X-Amz-Signature=abc';
     const answer = await pollNext(s.gw.url, device, provides);
     expect(answer.status).toBe(200);
-    expect(answer.json!.artifact.source.uri.startsWith(`${s.gatewayUrl}/api/devices/v1/gateway/artifacts/`)).toBe(true);
+    expect(
+      answer.json!.artifact.source.uri.startsWith(`${s.gatewayUrl}/api/devices/v1/gateway/artifacts/`),
+    ).toBe(true);
   });
 
   it('rewrites a configuration-deployment link on the upstream host to the gateway, path and query byte-exact (§4.7)', async () => {
-    const path = '/api/devices/v1/deployments/download/configuration/dep1/mgw-sim/dev1?x-men-expire=2099-01-01T00%3A00%3A00Z&x-men-signature=AbC-_';
+    const path =
+      '/api/devices/v1/deployments/download/configuration/dep1/mgw-sim/dev1?x-men-expire=2099-01-01T00%3A00%3A00Z&x-men-signature=AbC-_';
     answerWith = `${s.upstream.url}${path}`;
     const answer = await pollNext(s.gw.url, device, provides);
     expect(answer.status).toBe(200);

@@ -16,7 +16,8 @@ const MiB = 1024 * 1024;
 
 async function partialBytes(dir: string): Promise<number> {
   let total = 0;
-  for (const name of await readdir(dir)) if (name.endsWith('.partial')) total += (await stat(join(dir, name))).size;
+  for (const name of await readdir(dir))
+    if (name.endsWith('.partial')) total += (await stat(join(dir, name))).size;
   return total;
 }
 
@@ -47,7 +48,12 @@ describe('kill -9 of serve during a cache fill (issue #3)', () => {
             Enabled: true,
             GatewayURL: `http://127.0.0.1:${port}`,
             DomainWhitelist: ['127.0.0.2'],
-            ArtifactsCache: { Enabled: true, Path: join(dir, 'cache'), SignatureSecret: Buffer.alloc(32, 7).toString('base64'), LinkExpireDuration: '1h' },
+            ArtifactsCache: {
+              Enabled: true,
+              Path: join(dir, 'cache'),
+              SignatureSecret: Buffer.alloc(32, 7).toString('base64'),
+              LinkExpireDuration: '1h',
+            },
           },
         },
       }),
@@ -64,7 +70,9 @@ describe('kill -9 of serve during a cache fill (issue #3)', () => {
     serve = await startServeProcess(conf);
     const device = new SimulatedDevice('02:00:00:00:cc:01');
     expect(await device.authenticate(serve.urls.http!)).toBe(200);
-    const link = (await pollNext(serve.urls.http!, device, { device_type: 'mgw-sim', artifact_name: 'initial' })).json!.artifact.source.uri;
+    const link = (
+      await pollNext(serve.urls.http!, device, { device_type: 'mgw-sim', artifact_name: 'initial' })
+    ).json!.artifact.source.uri;
 
     upstream.storageFaults.bytesPerSecond = 2 * MiB;
     const first = await request(link);
@@ -82,10 +90,14 @@ describe('kill -9 of serve during a cache fill (issue #3)', () => {
     const sample = async (): Promise<void> => {
       partial = await partialBytes(cache).catch(() => 0);
     };
-    await waitUntil('a partial file of at least 1 MiB', () => {
-      void sample();
-      return partial >= MiB;
-    }, 20_000);
+    await waitUntil(
+      'a partial file of at least 1 MiB',
+      () => {
+        void sample();
+        return partial >= MiB;
+      },
+      20_000,
+    );
     serve.child.kill('SIGKILL');
     await serve.exited;
     expect(await received).toBeLessThan(8 * MiB); // the device saw a cut, not a complete body
@@ -95,7 +107,9 @@ describe('kill -9 of serve during a cache fill (issue #3)', () => {
 
     upstream.storageFaults.bytesPerSecond = undefined;
     serve = await startServeProcess(conf);
-    const removed = await serve.logs.waitFor((l) => l.msg === 'removed leftover of an interrupted cache fill');
+    const removed = await serve.logs.waitFor(
+      (l) => l.msg === 'removed leftover of an interrupted cache fill',
+    );
     expect(removed.file).toBe(debris[0]);
     expect((await readdir(cache)).filter((n) => n.endsWith('.partial'))).toEqual([]);
 

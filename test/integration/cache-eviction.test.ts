@@ -13,7 +13,10 @@ import { mountTmpfs, privilegedRequired, privilegedSupport, unmount } from '../s
 const MiB = 1024 * 1024;
 const provides = { device_type: DEVICE_TYPE, artifact_name: 'initial' };
 const support = privilegedSupport();
-if (!support.ok) console.warn(`[cache eviction] ${support.reason}; ${privilegedRequired ? 'MGW_REQUIRE_PRIVILEGED=1, so the tests fail' : 'tests skipped'}`);
+if (!support.ok)
+  console.warn(
+    `[cache eviction] ${support.reason}; ${privilegedRequired ? 'MGW_REQUIRE_PRIVILEGED=1, so the tests fail' : 'tests skipped'}`,
+  );
 
 async function fetchAll(url: string): Promise<Buffer> {
   const res = await request(url);
@@ -48,7 +51,10 @@ describe.skipIf(!support.ok && !privilegedRequired)('cache eviction on a 14 MiB 
     await rm(mountDir, { recursive: true, force: true });
   });
 
-  async function cachedLink(name: string, size: number): Promise<{ link: string; sha256: string; key: string }> {
+  async function cachedLink(
+    name: string,
+    size: number,
+  ): Promise<{ link: string; sha256: string; key: string }> {
     const { sha256: expected } = s.addArtifact(name, size);
     const link = (await pollNext(s.gw.url, device, provides)).json!.artifact.source.uri;
     return { link, sha256: expected, key: new URL(link).pathname.split('/').pop()! };
@@ -80,7 +86,8 @@ describe.skipIf(!support.ok && !privilegedRequired)('cache eviction on a 14 MiB 
 
     // The held download of A completes with the right bytes: it was never deleted under it.
     const rest: Buffer[] = [firstChunk];
-    for (let next = await heldIterator.next(); next.done !== true; next = await heldIterator.next()) rest.push(next.value as Buffer);
+    for (let next = await heldIterator.next(); next.done !== true; next = await heldIterator.next())
+      rest.push(next.value as Buffer);
     expect(sha256(Buffer.concat(rest))).toBe(a.sha256);
 
     // Larger than the whole volume: delivered straight through, never cached.

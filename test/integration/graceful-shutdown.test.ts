@@ -23,7 +23,11 @@ function connectionRefused(port: number): Promise<boolean> {
 }
 
 /** An upstream that sends half of a body, then holds the rest until the test releases it. */
-async function heldUpstream(): Promise<{ server: LoopbackServer; release: () => void; firstHalfSent: Promise<void> }> {
+async function heldUpstream(): Promise<{
+  server: LoopbackServer;
+  release: () => void;
+  firstHalfSent: Promise<void>;
+}> {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   let firstHalf!: () => void;
@@ -46,7 +50,15 @@ describe('graceful shutdown of serve (issue #2)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'mgw-shutdown-'));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
     const conf = join(dir, 'mender-gateway.conf');
-    await writeFile(conf, JSON.stringify({ HTTP: { Enabled: true, Listen: '127.0.0.1:0' }, HTTPS: { Enabled: false }, UpstreamServer: { URL: upstreamUrl }, ...extra }));
+    await writeFile(
+      conf,
+      JSON.stringify({
+        HTTP: { Enabled: true, Listen: '127.0.0.1:0' },
+        HTTPS: { Enabled: false },
+        UpstreamServer: { URL: upstreamUrl },
+        ...extra,
+      }),
+    );
     const serve = await startServeProcess(conf);
     cleanup.push(() => serve.stop('SIGKILL'));
     return serve;

@@ -16,7 +16,9 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
     if (!line.startsWith(name)) continue;
     const match = /^([a-z_]+)(\{.*\})?\s+([0-9.e+-]+)$/.exec(line); // label values may hold braces (route templates)
     if (match?.[1] !== name) continue;
-    const have = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    const have = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
+    );
     if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(match[3]);
   }
   return 0;
@@ -47,7 +49,8 @@ describe('metrics after a cached update (issue #5)', () => {
       const res = await request(link);
       // Read it all (body.dump() stops after 128 KiB and drops the connection).
       expect((await res.body.arrayBuffer()).byteLength).toBe(1 * MiB);
-      if (i === 0) await s.gw.logs.waitFor((l) => l.msg === 'cache fill finished' && l.artifact === 'metrics-1');
+      if (i === 0)
+        await s.gw.logs.waitFor((l) => l.msg === 'cache fill finished' && l.artifact === 'metrics-1');
     }
     const scrape = await text(s.metricsUrl!);
     expect(scrape.status).toBe(200);
@@ -60,9 +63,27 @@ describe('metrics after a cached update (issue #5)', () => {
     expect(sample(m, 'mender_gw_cache_fills_total', { outcome: 'complete' })).toBe(1);
     expect(sample(m, 'mender_gw_cache_fills_in_progress')).toBe(0);
     // Mender Gateway's own request metrics, labelled by route template, not raw URL (§6.6).
-    expect(sample(m, 'mender_gateway_http_requests_total', { method: 'GET', code: '200', route: '/api/devices/v1/gateway/artifacts/{key}' })).toBe(3);
-    expect(sample(m, 'mender_gateway_http_requests_total', { method: 'POST', code: '200', route: '/api/devices/{version}/deployments/device/deployments/next' })).toBe(1);
-    expect(sample(m, 'mender_gateway_http_response_bytes_total', { method: 'GET', code: '200', route: '/api/devices/v1/gateway/artifacts/{key}' })).toBe(3 * MiB);
+    expect(
+      sample(m, 'mender_gateway_http_requests_total', {
+        method: 'GET',
+        code: '200',
+        route: '/api/devices/v1/gateway/artifacts/{key}',
+      }),
+    ).toBe(3);
+    expect(
+      sample(m, 'mender_gateway_http_requests_total', {
+        method: 'POST',
+        code: '200',
+        route: '/api/devices/{version}/deployments/device/deployments/next',
+      }),
+    ).toBe(1);
+    expect(
+      sample(m, 'mender_gateway_http_response_bytes_total', {
+        method: 'GET',
+        code: '200',
+        route: '/api/devices/v1/gateway/artifacts/{key}',
+      }),
+    ).toBe(3 * MiB);
     expect(m).toContain('process_resident_memory_bytes');
     expect(m).toContain('mender_gw_upstream_response_seconds_bucket');
   });
@@ -76,7 +97,11 @@ describe('metrics after a cached update (issue #5)', () => {
   it('reports readiness with upstream latency and cache free space', async () => {
     const ready = await text(`${s.gw.url}/api/internal/v1/gateway/ready`);
     expect(ready.status).toBe(200);
-    const report = JSON.parse(ready.body) as { ready: boolean; upstream: { reachable: boolean; latencyMs: number; status: number }; cache: { path: string; freeBytes: number } };
+    const report = JSON.parse(ready.body) as {
+      ready: boolean;
+      upstream: { reachable: boolean; latencyMs: number; status: number };
+      cache: { path: string; freeBytes: number };
+    };
     expect(report.ready).toBe(true);
     expect(report.upstream.reachable).toBe(true);
     expect(report.upstream.status).toBe(401);
@@ -94,7 +119,10 @@ describe('readiness with the upstream down (issue #5 item 4)', () => {
       expect((await text(`${gw.url}/api/internal/v1/gateway/alive`)).status).toBe(204);
       const ready = await text(`${gw.url}/api/internal/v1/gateway/ready`);
       expect(ready.status).toBe(503);
-      const report = JSON.parse(ready.body) as { ready: boolean; upstream: { reachable: boolean; lastError: string } };
+      const report = JSON.parse(ready.body) as {
+        ready: boolean;
+        upstream: { reachable: boolean; lastError: string };
+      };
       expect(report.ready).toBe(false);
       expect(report.upstream.reachable).toBe(false);
       expect(report.upstream.lastError).toMatch(/ECONNREFUSED/);

@@ -26,7 +26,13 @@ describe('device API relay (issue #2)', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks) });
+        seen.push({
+          method: req.method ?? '',
+          url: req.url ?? '',
+          headers: req.headers,
+          rawHeaders: req.rawHeaders,
+          body: Buffer.concat(chunks),
+        });
         if (req.url?.startsWith('/api/devices/v1/slow')) return; // never answers: the gateway must time out
         res.writeHead(req.url?.includes('status') ? 204 : 200, {
           'content-type': 'application/json',
@@ -60,7 +66,10 @@ describe('device API relay (issue #2)', () => {
       },
     });
     expect(res.status).toBe(200);
-    expect(JSON.parse(res.body.toString())).toEqual({ ok: true, path: '/api/devices/v1/deviceconfig/configuration?x=1' });
+    expect(JSON.parse(res.body.toString())).toEqual({
+      ok: true,
+      path: '/api/devices/v1/deviceconfig/configuration?x=1',
+    });
     // Upstream response headers relayed, hop-by-hop ones dropped (RFC 9110 §7.6.1).
     expect(res.headers['x-men-requestid']).toBe('req-123');
     expect(res.headers['x-upstream-private']).toBeUndefined();
@@ -77,7 +86,11 @@ describe('device API relay (issue #2)', () => {
     const body = Buffer.from('{"id_data":"{\\"mac\\":\\"00:11\\"}","tenant_token":"","pubkey":"KEY"}\n');
     const res = await request(`${gw.url}/api/devices/v1/authentication/auth_requests`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-men-signature': 'c2ln', 'content-length': String(body.length) },
+      headers: {
+        'content-type': 'application/json',
+        'x-men-signature': 'c2ln',
+        'content-length': String(body.length),
+      },
       body,
     });
     await res.body.dump();
@@ -88,7 +101,10 @@ describe('device API relay (issue #2)', () => {
 
     // 3.x clients send every other body chunked (mender-client-notes).
     const chunked = Readable.from([Buffer.from('[{"name":"a",'), Buffer.from('"value":"b"}]')]);
-    const put = await request(`${gw.url}/api/devices/v1/inventory/device/attributes`, { method: 'PUT', body: chunked });
+    const put = await request(`${gw.url}/api/devices/v1/inventory/device/attributes`, {
+      method: 'PUT',
+      body: chunked,
+    });
     await put.body.dump();
     const inv = seen.find((s) => s.url === '/api/devices/v1/inventory/device/attributes')!;
     expect(inv.body.toString()).toBe('[{"name":"a","value":"b"}]');
@@ -102,19 +118,22 @@ describe('device API relay (issue #2)', () => {
     expect(seen.length).toBe(before);
   });
 
-  it.each(['/', '/api/management/v1/useradm/auth/login', '/ui/', '/api/internal/v1/other', '/api/devicesX/v1'])(
-    'answers 404 JSON for %s and never relays it',
-    async (path) => {
-      const before = seen.length;
-      const res = await request(`${gw.url}${path}`, { method: path.includes('login') ? 'POST' : 'GET' });
-      expect(res.statusCode).toBe(404);
-      expect(res.headers['content-type']).toMatch(/application\/json/);
-      const body = (await res.body.json()) as { error: string; request_id: string };
-      expect(body.error).toMatch(/not found/);
-      expect(body.request_id).toMatch(/[0-9a-f-]{36}/);
-      expect(seen.length).toBe(before);
-    },
-  );
+  it.each([
+    '/',
+    '/api/management/v1/useradm/auth/login',
+    '/ui/',
+    '/api/internal/v1/other',
+    '/api/devicesX/v1',
+  ])('answers 404 JSON for %s and never relays it', async (path) => {
+    const before = seen.length;
+    const res = await request(`${gw.url}${path}`, { method: path.includes('login') ? 'POST' : 'GET' });
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['content-type']).toMatch(/application\/json/);
+    const body = (await res.body.json()) as { error: string; request_id: string };
+    expect(body.error).toMatch(/not found/);
+    expect(body.request_id).toMatch(/[0-9a-f-]{36}/);
+    expect(seen.length).toBe(before);
+  });
 
   it.each([
     '/api/devices/../management/v1/useradm/users',
@@ -155,9 +174,16 @@ describe('device API relay (issue #2)', () => {
   });
 
   it('writes one access line per request with method, path without query, status, bytes, duration and IP', async () => {
-    const res = await request(`${gw.url}/api/devices/v1/deviceconfig/configuration?X-Amz-Signature=topsecret`);
+    const res = await request(
+      `${gw.url}/api/devices/v1/deviceconfig/configuration?X-Amz-Signature=topsecret`,
+    );
     const text = await res.body.text();
-    const line = await gw.logs.waitFor((l) => l.msg === 'request' && l.path === '/api/devices/v1/deviceconfig/configuration' && l.bytes === Buffer.byteLength(text));
+    const line = await gw.logs.waitFor(
+      (l) =>
+        l.msg === 'request' &&
+        l.path === '/api/devices/v1/deviceconfig/configuration' &&
+        l.bytes === Buffer.byteLength(text),
+    );
     expect(line).toMatchObject({ level: 'info', method: 'GET', status: 200, ip: '127.0.0.1' });
     expect(typeof line.durationMs).toBe('number');
     expect(gw.logs.raw.join('\n')).not.toContain('topsecret');

@@ -44,7 +44,14 @@ describe('streaming through serve (issue #2)', () => {
     });
     dir = await mkdtemp(join(tmpdir(), 'mgw-stream-'));
     const conf = join(dir, 'mender-gateway.conf');
-    await writeFile(conf, JSON.stringify({ HTTP: { Enabled: true, Listen: '127.0.0.1:0' }, HTTPS: { Enabled: false }, UpstreamServer: { URL: upstream.url } }));
+    await writeFile(
+      conf,
+      JSON.stringify({
+        HTTP: { Enabled: true, Listen: '127.0.0.1:0' },
+        HTTPS: { Enabled: false },
+        UpstreamServer: { URL: upstream.url },
+      }),
+    );
     serve = await startServeProcess(conf);
     // Warm up so the baseline includes the code paths (JIT, undici pool) a transfer uses.
     const warm = await request(`${serve.urls.http!}/api/devices/v1/warmup`, { method: 'PUT', body: 'x' });
@@ -78,7 +85,10 @@ describe('streaming through serve (issue #2)', () => {
     });
     await up.body.dump();
     expect(up.statusCode).toBe(204);
-    expect(uploads.get('/api/devices/v1/deployments/device/deployments/d1/log')).toEqual({ bytes: SIZE, sha256: await patternSha256(SIZE, 9) });
+    expect(uploads.get('/api/devices/v1/deployments/device/deployments/d1/log')).toEqual({
+      bytes: SIZE,
+      sha256: await patternSha256(SIZE, 9),
+    });
 
     const growth = (await serve.peakRss()) - baseline;
     console.info(`serve peak RSS grew by ${(growth / MiB).toFixed(1)} MiB while relaying 2 × 100 MiB`);

@@ -55,7 +55,9 @@ describe('outbound proxy for the upstream link (issue #2, protocol doc §6.5)', 
     await upstream.close();
   });
 
-  const conf = (): Record<string, unknown> => ({ UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath } });
+  const conf = (): Record<string, unknown> => ({
+    UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath },
+  });
   const upstreamHostPort = (): string => new URL(upstream.url).host;
 
   it('tunnels upstream HTTPS through HTTPS_PROXY when it is set', async () => {
@@ -83,7 +85,9 @@ describe('outbound proxy for the upstream link (issue #2, protocol doc §6.5)', 
       await viaLower.close();
     }
 
-    const bypass = await startTestGateway(conf(), { env: { HTTPS_PROXY: proxy.url, NO_PROXY: 'example.com 127.0.0.1' } });
+    const bypass = await startTestGateway(conf(), {
+      env: { HTTPS_PROXY: proxy.url, NO_PROXY: 'example.com 127.0.0.1' },
+    });
     try {
       const before = proxy.targets.length;
       const res = await request(`${bypass.url}/api/devices/v1/deviceconfig/configuration`);

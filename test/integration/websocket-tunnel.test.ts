@@ -29,7 +29,9 @@ describe('WebSocket tunnel (issue #2)', () => {
 
   beforeAll(async () => {
     upstream = await startFakeUpstream({ autoAcceptDevices: true });
-    gw = await startTestGateway({ UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath } });
+    gw = await startTestGateway({
+      UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath },
+    });
     expect(await device.authenticate(gw.url)).toBe(200);
   });
   afterAll(async () => {
@@ -72,7 +74,10 @@ describe('WebSocket tunnel (issue #2)', () => {
   });
 
   it('refuses upgrades outside /api/devices/ with 404', async () => {
-    const result = await open(`${gw.url.replace('http', 'ws')}/api/management/v1/deviceconnect/sessions`, device.jwt);
+    const result = await open(
+      `${gw.url.replace('http', 'ws')}/api/management/v1/deviceconnect/sessions`,
+      device.jwt,
+    );
     if ('ws' in result) throw new Error('upgrade unexpectedly accepted');
     expect(result.status).toBe(404);
   });

@@ -31,21 +31,29 @@ export interface CacheScenario {
  * Fake upstream (TLS, auto-accepting devices) + a gateway with Features.ArtifactsProxy on a
  * known port, the cache in a temp folder, and simulated devices authenticated through it.
  */
-export async function startCacheScenario(options: {
-  cache?: boolean;
-  whitelist?: string[];
-  upstream?: FakeUpstreamOptions;
-  cacheDir?: string;
-  linkExpire?: string;
-  /** Serve devices over HTTPS with a certificate from the fake upstream's CA (real clients). */
-  tls?: boolean;
-  /** Enable Metrics on a free loopback port (see `metricsUrl`). */
-  metrics?: boolean;
-} = {}): Promise<CacheScenario> {
+export async function startCacheScenario(
+  options: {
+    cache?: boolean;
+    whitelist?: string[];
+    upstream?: FakeUpstreamOptions;
+    cacheDir?: string;
+    linkExpire?: string;
+    /** Serve devices over HTTPS with a certificate from the fake upstream's CA (real clients). */
+    tls?: boolean;
+    /** Enable Metrics on a free loopback port (see `metricsUrl`). */
+    metrics?: boolean;
+  } = {},
+): Promise<CacheScenario> {
   const upstream = await startFakeUpstream({ autoAcceptDevices: true, ...options.upstream });
   const port = await freePort();
   const gatewayUrl = `${options.tls === true ? 'https' : 'http'}://127.0.0.1:${port}`;
-  const cert = options.tls === true ? await upstream.pki.issueServer('gateway.fake.test', { dns: ['gateway.fake.test'], ips: ['127.0.0.1'] }) : undefined;
+  const cert =
+    options.tls === true
+      ? await upstream.pki.issueServer('gateway.fake.test', {
+          dns: ['gateway.fake.test'],
+          ips: ['127.0.0.1'],
+        })
+      : undefined;
   const ownDir = options.cacheDir === undefined;
   const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'mgw-cache-')));
   const metricsPort = options.metrics === true ? await freePort() : undefined;
@@ -53,7 +61,15 @@ export async function startCacheScenario(options: {
     ...(metricsPort === undefined ? {} : { Metrics: { Enabled: true, Listen: `127.0.0.1:${metricsPort}` } }),
     ...(cert === undefined
       ? { HTTP: { Enabled: true, Listen: `127.0.0.1:${port}` } }
-      : { HTTP: { Enabled: false }, HTTPS: { Enabled: true, Listen: `127.0.0.1:${port}`, ServerCertificate: cert.certPath, ServerKey: cert.keyPath } }),
+      : {
+          HTTP: { Enabled: false },
+          HTTPS: {
+            Enabled: true,
+            Listen: `127.0.0.1:${port}`,
+            ServerCertificate: cert.certPath,
+            ServerKey: cert.keyPath,
+          },
+        }),
     UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath },
     Features: {
       ArtifactsProxy: {
@@ -81,7 +97,10 @@ export async function startCacheScenario(options: {
     cacheDir,
     conf,
     async newDevice(mac?: string) {
-      const device = new SimulatedDevice(mac ?? `02:00:00:00:${(count >> 8).toString(16).padStart(2, '0')}:${(count++ & 0xff).toString(16).padStart(2, '0')}`);
+      const device = new SimulatedDevice(
+        mac ??
+          `02:00:00:00:${(count >> 8).toString(16).padStart(2, '0')}:${(count++ & 0xff).toString(16).padStart(2, '0')}`,
+      );
       const status = await device.authenticate(gw.url);
       if (status !== 200) throw new Error(`device auth through the gateway answered ${status}`);
       return device;

@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
  * elsewhere, and fail instead when MGW_REQUIRE_PRIVILEGED=1 (CI runs as root).
  */
 export function privilegedSupport(): { ok: true } | { ok: false; reason: string } {
-  if (process.getuid?.() !== 0) return { ok: false, reason: 'not running as root (mounting a tmpfs needs it)' };
+  if (process.getuid?.() !== 0)
+    return { ok: false, reason: 'not running as root (mounting a tmpfs needs it)' };
   try {
     execFileSync('mount', ['--version'], { stdio: 'ignore' });
     return { ok: true };

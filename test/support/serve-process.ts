@@ -34,7 +34,10 @@ async function procStatus(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number
  * Run the built `mender-gw serve` (bin/run.js over dist/) as a child process, the way an
  * operator does, and wait until every configured listener logged `listening`.
  */
-export async function startServeProcess(configPath: string, options: { env?: NodeJS.ProcessEnv; listeners?: number; args?: string[] } = {}): Promise<ServeProcess> {
+export async function startServeProcess(
+  configPath: string,
+  options: { env?: NodeJS.ProcessEnv; listeners?: number; args?: string[] } = {},
+): Promise<ServeProcess> {
   const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath, ...(options.args ?? [])], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -43,7 +46,9 @@ export async function startServeProcess(configPath: string, options: { env?: Nod
   child.stdout.pipe(logs);
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   const urls: Partial<Record<'http' | 'https', string>> = {};
   const expected = options.listeners ?? 1;
   const ready = new Promise<void>((resolve, reject) => {

@@ -29,7 +29,9 @@ export class SimulatedDevice {
   }
 
   authBody(): Buffer {
-    return Buffer.from(`${JSON.stringify({ id_data: JSON.stringify({ mac: this.mac }), tenant_token: '', pubkey: this.publicKeyPem })}\n`);
+    return Buffer.from(
+      `${JSON.stringify({ id_data: JSON.stringify({ mac: this.mac }), tenant_token: '', pubkey: this.publicKeyPem })}\n`,
+    );
   }
 
   signature(body: Buffer): string {
@@ -42,7 +44,11 @@ export class SimulatedDevice {
     const body = this.authBody();
     const res = await request(`${baseUrl}/api/devices/v1/authentication/auth_requests`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-men-signature': this.signature(body), authorization: 'Bearer ' },
+      headers: {
+        'content-type': 'application/json',
+        'x-men-signature': this.signature(body),
+        authorization: 'Bearer ',
+      },
       body,
       ...(dispatcher === undefined ? {} : { dispatcher }),
     });
@@ -58,7 +64,17 @@ export interface NextAnswer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
-  json: { id: string; artifact: { id: string; artifact_name: string; source: { uri: string; expire?: string }; device_types_compatible: string[] } } | undefined;
+  json:
+    | {
+        id: string;
+        artifact: {
+          id: string;
+          artifact_name: string;
+          source: { uri: string; expire?: string };
+          device_types_compatible: string[];
+        };
+      }
+    | undefined;
 }
 
 /** Poll for an update the way the clients do (protocol doc §2.2), with the device's JWT. */
@@ -71,16 +87,26 @@ export async function pollNext(
   dispatcher?: Dispatcher,
 ): Promise<NextAnswer> {
   const via = dispatcher === undefined ? {} : { dispatcher };
-  const headers = { authorization: `Bearer ${device.jwt ?? ''}`, 'content-type': 'application/json', ...extraHeaders };
+  const headers = {
+    authorization: `Bearer ${device.jwt ?? ''}`,
+    'content-type': 'application/json',
+    ...extraHeaders,
+  };
   const res =
     variant === 'v1-get'
-      ? await request(`${baseUrl}/api/devices/v1/deployments/device/deployments/next?${new URLSearchParams(provides).toString()}`, { headers, ...via })
-      : await request(`${baseUrl}/api/devices/${variant === 'v2-post' ? 'v2' : 'v1'}/deployments/device/deployments/next`, {
-          method: 'POST',
-          headers,
-          body: JSON.stringify(variant === 'v2-post' ? { device_provides: provides } : provides),
-          ...via,
-        });
+      ? await request(
+          `${baseUrl}/api/devices/v1/deployments/device/deployments/next?${new URLSearchParams(provides).toString()}`,
+          { headers, ...via },
+        )
+      : await request(
+          `${baseUrl}/api/devices/${variant === 'v2-post' ? 'v2' : 'v1'}/deployments/device/deployments/next`,
+          {
+            method: 'POST',
+            headers,
+            body: JSON.stringify(variant === 'v2-post' ? { device_provides: provides } : provides),
+            ...via,
+          },
+        );
   const body = Buffer.from(await res.body.arrayBuffer());
   return {
     status: res.statusCode,

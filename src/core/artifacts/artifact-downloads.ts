@@ -18,7 +18,15 @@ import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 export const MENDER_ARTIFACT_TYPE = 'application/vnd.mender-artifact';
 
 /** Storage response headers a device may see (§4.3); nothing that could change the bytes. */
-const STORAGE_HEADERS = ['content-length', 'content-range', 'accept-ranges', 'content-type', 'content-disposition', 'etag', 'last-modified'];
+const STORAGE_HEADERS = [
+  'content-length',
+  'content-range',
+  'accept-ranges',
+  'content-type',
+  'content-disposition',
+  'etag',
+  'last-modified',
+];
 
 export interface ArtifactDownloadsOptions {
   whitelist: readonly string[];
@@ -56,32 +64,45 @@ export class ArtifactDownloads {
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
-        throw new GatewayError('MGW_METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed on artifact links`, { hint: 'Use GET or HEAD.' });
+        throw new GatewayError(
+          'MGW_METHOD_NOT_ALLOWED',
+          `${req.method ?? ''} is not allowed on artifact links`,
+          { hint: 'Use GET or HEAD.' },
+        );
       }
       const { path, query } = splitTarget(req.url ?? '/');
       if (path.startsWith(PROXY_ROUTE)) {
         if (this.options.signer !== undefined) {
           // In cache mode only signed links are served: an unsigned link would let anyone on the
           // device network pull arbitrary whitelisted URLs through the gateway.
-          throw new GatewayError('MGW_NOT_FOUND', 'artifact proxy links are not served when the artifact cache is enabled', {
-            hint: 'Poll deployments/next again for a current link.',
-          });
+          throw new GatewayError(
+            'MGW_NOT_FOUND',
+            'artifact proxy links are not served when the artifact cache is enabled',
+            {
+              hint: 'Poll deployments/next again for a current link.',
+            },
+          );
         }
         const target = decodeProxyLinkTarget(path);
         await this.#proxy(req, res, exchange, this.#checkWhitelist(target.url), undefined, target.raw);
         return;
       }
       if (this.options.signer === undefined || this.options.cache === undefined) {
-        throw new GatewayError('MGW_NOT_FOUND', 'cached artifact links are not served: the artifact cache is disabled', {
-          hint: 'Poll deployments/next again for a current link.',
-        });
+        throw new GatewayError(
+          'MGW_NOT_FOUND',
+          'cached artifact links are not served: the artifact cache is disabled',
+          {
+            hint: 'Poll deployments/next again for a current link.',
+          },
+        );
       }
       const claims = this.options.signer.verify(path, query);
       this.#checkWhitelist(claims.origin);
       await this.#fromCache(req, res, exchange, this.options.cache, claims);
     } catch (err) {
       const error = toGatewayError(err);
-      if (error.code === 'MGW_INTERNAL') this.options.logger.error({ err, requestId: exchange.requestId }, 'artifact download failed');
+      if (error.code === 'MGW_INTERNAL')
+        this.options.logger.error({ err, requestId: exchange.requestId }, 'artifact download failed');
       failExchange(res, exchange, error);
     }
   }
@@ -89,7 +110,9 @@ export class ArtifactDownloads {
   #checkWhitelist(origin: URL): URL {
     const upstream = this.options.upstream;
     const upstreamArtifact =
-      origin.protocol === upstream.protocol && origin.host.toLowerCase() === upstream.host.toLowerCase() && origin.pathname.startsWith(ARTIFACT_ROUTE);
+      origin.protocol === upstream.protocol &&
+      origin.host.toLowerCase() === upstream.host.toLowerCase() &&
+      origin.pathname.startsWith(ARTIFACT_ROUTE);
     if (!upstreamArtifact && !isHostWhitelisted(origin.hostname, this.options.whitelist)) {
       throw new GatewayError('MGW_LINK_FORBIDDEN', `${origin.hostname} is not whitelisted`, {
         hint: 'Only hosts in Features.ArtifactsProxy.DomainWhitelist are fetched.',
@@ -98,11 +121,21 @@ export class ArtifactDownloads {
     return origin;
   }
 
-  async #fromCache(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange, cache: ArtifactCache, claims: Parameters<ArtifactCache['acquire']>[0]): Promise<void> {
+  async #fromCache(
+    req: IncomingMessage,
+    res: ServerResponse,
+    exchange: RelayExchange,
+    cache: ArtifactCache,
+    claims: Parameters<ArtifactCache['acquire']>[0],
+  ): Promise<void> {
     const lookup = await cache.acquire(claims);
     const metrics = this.options.metrics;
     const [result, source] =
-      lookup.kind === 'entry' ? (['hit', 'cache'] as const) : lookup.kind === 'fill' ? ([lookup.started ? 'miss' : 'coalesced', 'fill'] as const) : (['bypass', 'upstream'] as const);
+      lookup.kind === 'entry'
+        ? (['hit', 'cache'] as const)
+        : lookup.kind === 'fill'
+          ? ([lookup.started ? 'miss' : 'coalesced', 'fill'] as const)
+          : (['bypass', 'upstream'] as const);
     metrics?.cacheRequests.inc({ result });
     res.once('close', () => {
       lookup.release();
@@ -119,13 +152,23 @@ export class ArtifactDownloads {
         await this.#send(req, res, exchange, lookup.fill.info, lookup.reader, lookup.fill);
         return;
       case 'bypass':
-        this.options.logger.info({ requestId: exchange.requestId, key: claims.key, reason: lookup.reason }, 'serving artifact uncached');
+        this.options.logger.info(
+          { requestId: exchange.requestId, key: claims.key, reason: lookup.reason },
+          'serving artifact uncached',
+        );
         await this.#proxy(req, res, exchange, claims.origin, lookup.response);
         return;
     }
   }
 
-  async #send(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange, rep: Representation, reader: RandomAccessReader, fill?: ArtifactFill): Promise<void> {
+  async #send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    exchange: RelayExchange,
+    rep: Representation,
+    reader: RandomAccessReader,
+    fill?: ArtifactFill,
+  ): Promise<void> {
     const decision = decideRange(req.headers, rep.size, { etag: rep.etag, lastModified: rep.lastModified });
     const headers: Record<string, string> = {
       'content-type': rep.contentType ?? MENDER_ARTIFACT_TYPE,
@@ -141,7 +184,8 @@ export class ArtifactDownloads {
       res.end();
       return;
     }
-    const [status, start, end] = decision.kind === 'partial' ? [206, decision.start, decision.end] : [200, 0, rep.size - 1];
+    const [status, start, end] =
+      decision.kind === 'partial' ? [206, decision.start, decision.end] : [200, 0, rep.size - 1];
     headers['content-length'] = String(end - start + 1);
     if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${rep.size}`;
     res.writeHead(status, headers);
@@ -156,7 +200,8 @@ export class ArtifactDownloads {
       await pipeline(stream, res);
     } catch (err) {
       // Cut the connection: the device resumes with Range instead of taking a short body.
-      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') exchange.upstreamError = err as Error;
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE')
+        exchange.upstreamError = err as Error;
       res.destroy();
     }
   }
@@ -165,7 +210,14 @@ export class ArtifactDownloads {
    * Stream straight from storage without caching (proxy-only mode, or an artifact the cache
    * cannot take). `Range`/`If-Range` are forwarded; redirects are never followed or relayed.
    */
-  async #proxy(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange, origin: URL, prefetched?: OriginResponse, raw?: string): Promise<void> {
+  async #proxy(
+    req: IncomingMessage,
+    res: ServerResponse,
+    exchange: RelayExchange,
+    origin: URL,
+    prefetched?: OriginResponse,
+    raw?: string,
+  ): Promise<void> {
     let response = prefetched;
     if (response !== undefined && req.headers.range !== undefined && response.statusCode === 200) {
       response.body.destroy(); // a full-body response fetched for the cache; the device wants a range
@@ -179,9 +231,13 @@ export class ArtifactDownloads {
     }
     if (response.statusCode >= 300 && response.statusCode < 400) {
       response.body.destroy();
-      throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `storage answered ${response.statusCode} (redirect not followed)`, {
-        hint: 'The gateway never follows storage redirects; fix the storage URL the Mender server hands out.',
-      });
+      throw new GatewayError(
+        'MGW_UPSTREAM_BAD_RESPONSE',
+        `storage answered ${response.statusCode} (redirect not followed)`,
+        {
+          hint: 'The gateway never follows storage redirects; fix the storage URL the Mender server hands out.',
+        },
+      );
     }
     const headers: Record<string, string> = {};
     for (const name of STORAGE_HEADERS) {
@@ -199,7 +255,8 @@ export class ArtifactDownloads {
     try {
       await pipeline(response.body, res);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') exchange.upstreamError = err as Error;
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE')
+        exchange.upstreamError = err as Error;
       res.destroy();
     }
   }

@@ -109,7 +109,8 @@ export class ArtifactLinkSigner {
     const signatureText = params.get('x-men-signature');
     if (expireText === null || originText === null || signatureText === null) throw bad('missing parameter');
     const expires = new Date(expireText);
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(expireText) || Number.isNaN(expires.getTime())) throw bad('bad x-men-expire');
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(expireText) || Number.isNaN(expires.getTime()))
+      throw bad('bad x-men-expire');
     let origin: URL;
     try {
       origin = new URL(Buffer.from(originText, 'base64url').toString('utf8'));

@@ -58,7 +58,11 @@ export async function createArtifactsFeature(
 
   let cache: ArtifactCache | undefined;
   let signer: ArtifactLinkSigner | undefined;
-  let link: (origin: URL, artifact: { id: string | undefined; name: string | undefined }, raw: string) => GatewayLink;
+  let link: (
+    origin: URL,
+    artifact: { id: string | undefined; name: string | undefined },
+    raw: string,
+  ) => GatewayLink;
   if (proxyConfig.cache.enabled) {
     // Without a configured secret links die with the process; loadConfig() already warned (§4.4).
     const secret = proxyConfig.cache.signatureSecret ?? randomBytes(32);
@@ -81,7 +85,8 @@ export async function createArtifactsFeature(
     });
     const report = await cache.open();
     logger.info({ path, entries: report.entries, removed: report.removed.length }, 'artifact cache opened');
-    for (const name of report.removed) logger.warn({ path, file: name }, 'removed leftover of an interrupted cache fill');
+    for (const name of report.removed)
+      logger.warn({ path, file: name }, 'removed leftover of an interrupted cache fill');
     const linkSigner = signer;
     link = (origin, artifact) => {
       const { url, expires } = linkSigner.sign(origin, { id: artifact.id, name: artifact.name });
@@ -91,8 +96,20 @@ export async function createArtifactsFeature(
     link = (_origin, _artifact, raw) => ({ uri: proxyLink(gatewayUrl, raw).href, expire: undefined });
   }
 
-  const next = new NextRewriteRelay(relay, { whitelist, upstream: config.upstream.url, gatewayUrl, link }, logger);
-  const downloads = new ArtifactDownloads({ whitelist, upstream: config.upstream.url, signer, cache, fetchOrigin, logger, metrics });
+  const next = new NextRewriteRelay(
+    relay,
+    { whitelist, upstream: config.upstream.url, gatewayUrl, link },
+    logger,
+  );
+  const downloads = new ArtifactDownloads({
+    whitelist,
+    upstream: config.upstream.url,
+    signer,
+    cache,
+    fetchOrigin,
+    logger,
+    metrics,
+  });
   return {
     next,
     downloads,

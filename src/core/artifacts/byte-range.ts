@@ -7,9 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
  * a multi-range request gets the whole body, which RFC 9110 §14.2 allows.
  */
 export type RangeDecision =
-  | { kind: 'full' }
-  | { kind: 'partial'; start: number; end: number }
-  | { kind: 'unsatisfiable' };
+  { kind: 'full' } | { kind: 'partial'; start: number; end: number } | { kind: 'unsatisfiable' };
 
 /**
  * `If-Range` (RFC 9110 §13.1.5): a range is honoured only if the validator still matches;
@@ -32,15 +30,21 @@ export function decideRange(
   const header = headers.range;
   if (header === undefined) return { kind: 'full' };
   const ifRange = headers['if-range'];
-  if (ifRange !== undefined && !ifRangeMatches(Array.isArray(ifRange) ? ifRange.join(',') : ifRange, validators)) return { kind: 'full' };
+  if (
+    ifRange !== undefined &&
+    !ifRangeMatches(Array.isArray(ifRange) ? ifRange.join(',') : ifRange, validators)
+  )
+    return { kind: 'full' };
   // Range units are case-insensitive, and a Range in any other unit MUST be ignored (§14.1, §14.2);
   // range-parser compares the unit case-sensitively and only after deciding satisfiability.
   const equals = header.indexOf('=');
   if (equals === -1 || header.slice(0, equals).trim().toLowerCase() !== 'bytes') return { kind: 'full' };
   // A suffix longer than the representation selects all of it (§14.1.3); range-parser would drop it.
-  const spec = header.slice(equals + 1).replace(/(^|,)(\s*)-(\d+)(?=\s*(?:,|$))/g, (all, sep: string, space: string, n: string) =>
-    Number(n) > size ? `${sep}${space}-${size}` : all,
-  );
+  const spec = header
+    .slice(equals + 1)
+    .replace(/(^|,)(\s*)-(\d+)(?=\s*(?:,|$))/g, (all, sep: string, space: string, n: string) =>
+      Number(n) > size ? `${sep}${space}-${size}` : all,
+    );
   const parsed = parseRange(size, `bytes=${spec}`, { combine: true });
   if (parsed === -1) return { kind: 'unsatisfiable' };
   // -2: malformed header; RFC 9110 §14.2 says ignore it and send the whole body.

@@ -8,7 +8,9 @@ import { createHash } from 'node:crypto';
  * reply-from cache-key advisory in style doc A2).
  */
 export function cacheKeyFor(url: URL): string {
-  return createHash('sha256').update(`${url.protocol}//${url.host.toLowerCase()}\n${url.pathname}`).digest('hex');
+  return createHash('sha256')
+    .update(`${url.protocol}//${url.host.toLowerCase()}\n${url.pathname}`)
+    .digest('hex');
 }
 
 /** Keys are 64 lower-case hex characters; anything else never touches the filesystem. */

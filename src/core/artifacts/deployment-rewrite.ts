@@ -44,7 +44,9 @@ export function pathAndQuery(uri: string): string {
 }
 
 function sameOrigin(a: URL, b: URL): boolean {
-  return a.protocol === b.protocol && a.hostname.toLowerCase() === b.hostname.toLowerCase() && a.port === b.port;
+  return (
+    a.protocol === b.protocol && a.hostname.toLowerCase() === b.hostname.toLowerCase() && a.port === b.port
+  );
 }
 
 /**
@@ -56,15 +58,20 @@ export function rewriteInstructions(body: unknown, options: RewriteOptions): unk
   if (!isObject(body)) return undefined;
   const instructions = body as Instructions;
   const artifact = instructions.artifact;
-  if (!isObject(artifact) || !isObject(artifact.source) || typeof artifact.source.uri !== 'string') return undefined;
+  if (!isObject(artifact) || !isObject(artifact.source) || typeof artifact.source.uri !== 'string')
+    return undefined;
   const raw = artifact.source.uri;
   let origin: URL;
   try {
     origin = new URL(raw);
   } catch {
-    throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', 'the Mender server returned a download link that is not a URL', {
-      hint: 'Check the upstream server; the device retries at its next poll.',
-    });
+    throw new GatewayError(
+      'MGW_UPSTREAM_BAD_RESPONSE',
+      'the Mender server returned a download link that is not a URL',
+      {
+        hint: 'Check the upstream server; the device retries at its next poll.',
+      },
+    );
   }
   if (origin.protocol !== 'https:' && origin.protocol !== 'http:') {
     throw new GatewayError('MGW_NOT_WHITELISTED', `${origin.protocol} download links are not supported`, {
@@ -84,9 +91,13 @@ export function rewriteInstructions(body: unknown, options: RewriteOptions): unk
     next = { uri: base + pathAndQuery(raw), expire: undefined };
   } else {
     if (!upstreamArtifact && !isHostWhitelisted(origin.hostname, options.whitelist)) {
-      throw new GatewayError('MGW_NOT_WHITELISTED', `${origin.hostname} returned by Mender server is not whitelisted`, {
-        hint: `Add "${origin.hostname}" (or a parent domain) to Features.ArtifactsProxy.DomainWhitelist if it is your artifact storage.`,
-      });
+      throw new GatewayError(
+        'MGW_NOT_WHITELISTED',
+        `${origin.hostname} returned by Mender server is not whitelisted`,
+        {
+          hint: `Add "${origin.hostname}" (or a parent domain) to Features.ArtifactsProxy.DomainWhitelist if it is your artifact storage.`,
+        },
+      );
     }
     next = options.link(
       origin,

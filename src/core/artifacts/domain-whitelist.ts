@@ -20,7 +20,10 @@ export function normaliseWhitelistEntry(entry: string): string {
  * would let the entry `0.0.1` admit `127.0.0.1`.
  */
 export function isHostWhitelisted(hostname: string, whitelist: readonly string[]): boolean {
-  const host = hostname.toLowerCase().replace(/\.$/, '').replace(/^\[|\]$/g, '');
+  const host = hostname
+    .toLowerCase()
+    .replace(/\.$/, '')
+    .replace(/^\[|\]$/g, '');
   if (host === '') return false;
   const hostIsIp = isIP(host) !== 0;
   for (const raw of whitelist) {

@@ -23,7 +23,8 @@ const DECODERS: Record<string, (data: Buffer) => Promise<Buffer>> = {
 /** The three check-for-update variants whose 200 answers carry the download link (§2.2). */
 export function isDeploymentsNext(method: string | undefined, path: string): boolean {
   if (path === '/api/devices/v2/deployments/device/deployments/next') return method === 'POST';
-  if (path === '/api/devices/v1/deployments/device/deployments/next') return method === 'POST' || method === 'GET';
+  if (path === '/api/devices/v1/deployments/device/deployments/next')
+    return method === 'POST' || method === 'GET';
   return false;
 }
 
@@ -34,9 +35,13 @@ async function readBounded(body: Dispatcher.ResponseData['body']): Promise<Buffe
     size += chunk.length;
     if (size > MAX_INSTRUCTIONS_BYTES) {
       body.destroy();
-      throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `deployments/next answer larger than ${MAX_INSTRUCTIONS_BYTES} bytes`, {
-        hint: 'The upstream answer is not deployment instructions; check UpstreamServer.URL.',
-      });
+      throw new GatewayError(
+        'MGW_UPSTREAM_BAD_RESPONSE',
+        `deployments/next answer larger than ${MAX_INSTRUCTIONS_BYTES} bytes`,
+        {
+          hint: 'The upstream answer is not deployment instructions; check UpstreamServer.URL.',
+        },
+      );
     }
     chunks.push(chunk);
   }
@@ -73,12 +78,20 @@ export class NextRewriteRelay {
     try {
       const raw = await readBounded(upstream.body);
       const encodingHeader = upstream.headers['content-encoding'];
-      const encoding = (Array.isArray(encodingHeader) ? encodingHeader.join(',') : (encodingHeader ?? 'identity')).trim().toLowerCase();
+      const encoding = (
+        Array.isArray(encodingHeader) ? encodingHeader.join(',') : (encodingHeader ?? 'identity')
+      )
+        .trim()
+        .toLowerCase();
       const decode = DECODERS[encoding];
       if (encoding !== 'identity' && decode === undefined) {
-        throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `deployments/next answer has unsupported Content-Encoding ${encoding}`, {
-          hint: 'Expected identity, gzip, deflate or br.',
-        });
+        throw new GatewayError(
+          'MGW_UPSTREAM_BAD_RESPONSE',
+          `deployments/next answer has unsupported Content-Encoding ${encoding}`,
+          {
+            hint: 'Expected identity, gzip, deflate or br.',
+          },
+        );
       }
       const text = decode === undefined ? raw : await decode(raw);
       let parsed: unknown;
@@ -89,15 +102,20 @@ export class NextRewriteRelay {
       }
       const rewritten = parsed === undefined ? undefined : rewriteInstructions(parsed, this.options);
       const body = rewritten === undefined ? text : Buffer.from(JSON.stringify(rewritten));
-      if (rewritten === undefined && parsed !== undefined) this.logger.debug({ requestId: exchange.requestId }, 'deployments/next 200 without a download link');
-      const headers = filterResponseHeaders(upstream.headers, new Set(['content-length', 'content-encoding', 'etag', 'content-md5']));
+      if (rewritten === undefined && parsed !== undefined)
+        this.logger.debug({ requestId: exchange.requestId }, 'deployments/next 200 without a download link');
+      const headers = filterResponseHeaders(
+        upstream.headers,
+        new Set(['content-length', 'content-encoding', 'etag', 'content-md5']),
+      );
       headers['content-length'] = String(body.length);
       res.writeHead(200, headers);
       res.end(body);
       exchange.bytesOut += body.length;
     } catch (err) {
       const error = toGatewayError(err);
-      if (error.code === 'MGW_NOT_WHITELISTED') this.logger.warn({ requestId: exchange.requestId, ip: exchange.clientIp }, error.message);
+      if (error.code === 'MGW_NOT_WHITELISTED')
+        this.logger.warn({ requestId: exchange.requestId, ip: exchange.clientIp }, error.message);
       failExchange(res, exchange, error);
     }
   }

@@ -1,7 +1,13 @@
 import type { Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { ArtifactEntry, ArtifactStore, NewArtifactEntry, RandomAccessReader, StoreOpenReport } from './artifact-store.js';
+import type {
+  ArtifactEntry,
+  ArtifactStore,
+  NewArtifactEntry,
+  RandomAccessReader,
+  StoreOpenReport,
+} from './artifact-store.js';
 import { ArtifactFill } from './artifact-fill.js';
 import { evictFor } from './cache-eviction.js';
 import type { EntryPins } from './entry-pins.js';
@@ -14,7 +20,11 @@ export interface OriginResponse {
 }
 
 /** `raw`: the URL exactly as the Mender server wrote it, fetched byte-exact when given (§4.3). */
-export type OriginFetcher = (origin: URL, headers?: Record<string, string>, raw?: string) => Promise<OriginResponse>;
+export type OriginFetcher = (
+  origin: URL,
+  headers?: Record<string, string>,
+  raw?: string,
+) => Promise<OriginResponse>;
 
 export interface ArtifactRef {
   key: string;
@@ -120,7 +130,13 @@ export class ArtifactCache {
             return { kind: 'bypass', reason: result.bypass, response: result.response, release };
           }
           try {
-            return { kind: 'fill', fill: result.fill, reader: await result.fill.openReader(), started: true, release };
+            return {
+              kind: 'fill',
+              fill: result.fill,
+              reader: await result.fill.openReader(),
+              started: true,
+              release,
+            };
           } catch (err) {
             // A small fill can be committed and renamed before its own requester opens it:
             // the next round finds the complete entry.
@@ -129,7 +145,8 @@ export class ArtifactCache {
           }
         }
         const fill = await pending;
-        if (fill === undefined) return { kind: 'bypass', reason: 'the artifact is not being cached', response: undefined, release };
+        if (fill === undefined)
+          return { kind: 'bypass', reason: 'the artifact is not being cached', response: undefined, release };
         if (fill.state !== 'failed') {
           // Open before checking state again: after the final rename the partial path is gone.
           try {
@@ -147,7 +164,12 @@ export class ArtifactCache {
           });
         }
       }
-      return { kind: 'bypass', reason: 'entry changed repeatedly while looking it up', response: undefined, release };
+      return {
+        kind: 'bypass',
+        reason: 'entry changed repeatedly while looking it up',
+        response: undefined,
+        release,
+      };
     } catch (err) {
       release();
       throw err;
@@ -170,8 +192,10 @@ export class ArtifactCache {
     }
     const size = Number(header(response.headers, 'content-length'));
     const encoding = header(response.headers, 'content-encoding');
-    if (!Number.isSafeInteger(size) || size < 0) return { bypass: 'storage sent no Content-Length', response };
-    if (encoding !== undefined && encoding !== 'identity') return { bypass: `storage sent Content-Encoding ${encoding}`, response };
+    if (!Number.isSafeInteger(size) || size < 0)
+      return { bypass: 'storage sent no Content-Length', response };
+    if (encoding !== undefined && encoding !== 'identity')
+      return { bypass: `storage sent Content-Encoding ${encoding}`, response };
 
     const need = size + this.#marginBytes;
     let { freeBytes } = await evictFor(this.store, this.pins, 0);
@@ -181,7 +205,10 @@ export class ArtifactCache {
       freeBytes = result.freeBytes;
     }
     if (freeBytes < need) {
-      this.logger.warn({ key: ref.key, artifact: ref.artifactName, size, freeBytes }, 'artifact does not fit in the cache: serving it uncached');
+      this.logger.warn(
+        { key: ref.key, artifact: ref.artifactName, size, freeBytes },
+        'artifact does not fit in the cache: serving it uncached',
+      );
       return { bypass: 'the artifact does not fit in the cache', response };
     }
 
@@ -204,14 +231,23 @@ export class ArtifactCache {
     return { fill };
   }
 
-  async #runFill(ref: ArtifactRef, fill: ArtifactFill, writer: Awaited<ReturnType<ArtifactStore['beginWrite']>>, response: OriginResponse): Promise<void> {
+  async #runFill(
+    ref: ArtifactRef,
+    fill: ArtifactFill,
+    writer: Awaited<ReturnType<ArtifactStore['beginWrite']>>,
+    response: OriginResponse,
+  ): Promise<void> {
     try {
       try {
         for await (const chunk of response.body as AsyncIterable<Buffer>) {
           if (writer.bytesWritten + chunk.length > fill.size) {
-            throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `storage sent more than its Content-Length ${fill.size}`, {
-              hint: 'The download was discarded; check the storage service.',
-            });
+            throw new GatewayError(
+              'MGW_UPSTREAM_BAD_RESPONSE',
+              `storage sent more than its Content-Length ${fill.size}`,
+              {
+                hint: 'The download was discarded; check the storage service.',
+              },
+            );
           }
           await this.#writeWithRetry(ref, fill, writer, chunk);
           fill.progress(chunk.length);
@@ -219,13 +255,17 @@ export class ArtifactCache {
       } catch (err) {
         // Every byte of the Content-Length arrived and only the end of the exchange was lost
         // (the link dropped right after): the artifact is complete, keep it.
-        if ((err as GatewayError).code === 'MGW_UPSTREAM_BAD_RESPONSE' || writer.bytesWritten !== fill.size) throw err;
+        if ((err as GatewayError).code === 'MGW_UPSTREAM_BAD_RESPONSE' || writer.bytesWritten !== fill.size)
+          throw err;
       }
       const entry = await writer.commit(fill.info);
       this.#fills.delete(ref.key);
       fill.complete(entry);
       this.events.fillFinished?.(ref, entry);
-      this.logger.info({ key: ref.key, artifact: ref.artifactName, size: entry.size, sha256: entry.sha256 }, 'cache fill finished');
+      this.logger.info(
+        { key: ref.key, artifact: ref.artifactName, size: entry.size, sha256: entry.sha256 },
+        'cache fill finished',
+      );
     } catch (err) {
       response.body.destroy();
       await writer.abort();
@@ -233,28 +273,54 @@ export class ArtifactCache {
       const error = err instanceof Error ? err : new Error(String(err));
       fill.fail(error);
       this.events.fillFailed?.(ref, error);
-      this.logger.warn({ key: ref.key, artifact: ref.artifactName, written: fill.written, size: fill.size, error: error.message }, 'cache fill failed: partial download discarded');
+      this.logger.warn(
+        {
+          key: ref.key,
+          artifact: ref.artifactName,
+          written: fill.written,
+          size: fill.size,
+          error: error.message,
+        },
+        'cache fill failed: partial download discarded',
+      );
     } finally {
       this.#active.delete(fill);
     }
   }
 
   /** ENOSPC during a fill (another writer filled the volume): evict and try once more (§4.6). */
-  async #writeWithRetry(ref: ArtifactRef, fill: ArtifactFill, writer: Awaited<ReturnType<ArtifactStore['beginWrite']>>, chunk: Buffer): Promise<void> {
+  async #writeWithRetry(
+    ref: ArtifactRef,
+    fill: ArtifactFill,
+    writer: Awaited<ReturnType<ArtifactStore['beginWrite']>>,
+    chunk: Buffer,
+  ): Promise<void> {
     try {
       await writer.write(chunk);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
       const result = await evictFor(this.store, this.pins, fill.size - fill.written + this.#marginBytes);
       for (const entry of result.evicted) this.#evicted(entry, 'disk full during a fill');
-      this.logger.warn({ key: ref.key, evicted: result.evicted.length }, 'cache volume full during a fill: evicted and retrying');
+      this.logger.warn(
+        { key: ref.key, evicted: result.evicted.length },
+        'cache volume full during a fill: evicted and retrying',
+      );
       await writer.write(chunk);
     }
   }
 
   #evicted(entry: ArtifactEntry, reason: string): void {
     this.events.evicted?.(entry, reason);
-    this.logger.info({ key: entry.key, artifact: entry.artifactName, size: entry.size, lastAccessAt: entry.lastAccessAt, reason }, 'cache entry evicted');
+    this.logger.info(
+      {
+        key: entry.key,
+        artifact: entry.artifactName,
+        size: entry.size,
+        lastAccessAt: entry.lastAccessAt,
+        reason,
+      },
+      'cache entry evicted',
+    );
   }
 
   /** Abort fills still running (shutdown): their partial files are discarded. */

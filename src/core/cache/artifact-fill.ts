@@ -1,5 +1,10 @@
 import { EventEmitter } from 'node:events';
-import type { ArtifactEntry, ArtifactWriter, NewArtifactEntry, RandomAccessReader } from './artifact-store.js';
+import type {
+  ArtifactEntry,
+  ArtifactWriter,
+  NewArtifactEntry,
+  RandomAccessReader,
+} from './artifact-store.js';
 
 /**
  * One upstream download into the cache, shared by every device that asks for the artifact

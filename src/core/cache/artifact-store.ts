@@ -28,7 +28,10 @@ export interface ArtifactEntry {
 }
 
 /** What the filler knows when it commits an entry. */
-export type NewArtifactEntry = Pick<ArtifactEntry, 'key' | 'origin' | 'artifactId' | 'artifactName' | 'size' | 'etag' | 'lastModified' | 'contentType'>;
+export type NewArtifactEntry = Pick<
+  ArtifactEntry,
+  'key' | 'origin' | 'artifactId' | 'artifactName' | 'size' | 'etag' | 'lastModified' | 'contentType'
+>;
 
 export interface RandomAccessReader {
   /** Like `FileHandle.read`: returns the number of bytes read (0 at the current end). */

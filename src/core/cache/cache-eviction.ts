@@ -21,7 +21,8 @@ export async function evictFor(
     .filter((entry) => !pins.isPinned(entry.key) && !extraPinned.has(entry.key))
     .sort((a, b) => a.lastAccessAt.localeCompare(b.lastAccessAt) || a.createdAt.localeCompare(b.createdAt));
   // Evicting everything evictable would still not make room: keep the entries (the caller bypasses).
-  if (candidates.reduce((sum, entry) => sum + entry.size, freeBytes) < needBytes) return { evicted, freeBytes };
+  if (candidates.reduce((sum, entry) => sum + entry.size, freeBytes) < needBytes)
+    return { evicted, freeBytes };
   for (const entry of candidates) {
     if (freeBytes >= needBytes) break;
     await store.remove(entry.key);

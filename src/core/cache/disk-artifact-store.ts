@@ -5,7 +5,14 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { isCacheKey } from '../artifacts/cache-key.js';
-import type { ArtifactEntry, ArtifactStore, ArtifactWriter, NewArtifactEntry, RandomAccessReader, StoreOpenReport } from './artifact-store.js';
+import type {
+  ArtifactEntry,
+  ArtifactStore,
+  ArtifactWriter,
+  NewArtifactEntry,
+  RandomAccessReader,
+  StoreOpenReport,
+} from './artifact-store.js';
 import { isProcessAlive } from './process-alive.js';
 
 /**
@@ -82,7 +89,12 @@ class DiskWriter implements ArtifactWriter {
     if (this.#done) throw new Error('write after commit/abort');
     let offset = 0;
     while (offset < chunk.length) {
-      const { bytesWritten } = await this.fh.write(chunk, offset, chunk.length - offset, this.bytesWritten + offset);
+      const { bytesWritten } = await this.fh.write(
+        chunk,
+        offset,
+        chunk.length - offset,
+        this.bytesWritten + offset,
+      );
       offset += bytesWritten;
     }
     this.#hash.update(chunk);
@@ -97,15 +109,26 @@ class DiskWriter implements ArtifactWriter {
     if (this.#done) throw new Error('commit after commit/abort');
     if (this.bytesWritten !== info.size) {
       await this.abort();
-      throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `storage sent ${this.bytesWritten} bytes for an artifact of Content-Length ${info.size}`, {
-        hint: 'The partial download was discarded; the next request fetches it again.',
-      });
+      throw new GatewayError(
+        'MGW_UPSTREAM_BAD_RESPONSE',
+        `storage sent ${this.bytesWritten} bytes for an artifact of Content-Length ${info.size}`,
+        {
+          hint: 'The partial download was discarded; the next request fetches it again.',
+        },
+      );
     }
     this.#done = true;
     await this.fh.sync();
     await this.fh.close();
     const now = new Date().toISOString();
-    const entry: ArtifactEntry = { ...info, sha256: this.#hash.digest('hex'), createdAt: now, lastAccessAt: now, hits: 0, bytesServed: 0 };
+    const entry: ArtifactEntry = {
+      ...info,
+      sha256: this.#hash.digest('hex'),
+      createdAt: now,
+      lastAccessAt: now,
+      hits: 0,
+      bytesServed: 0,
+    };
     const paths = entryPaths(this.store.location, this.key);
     await writeFileDurably(paths.meta, `${JSON.stringify(entry, null, 2)}\n`, 0o640);
     await rename(this.path, paths.data);
@@ -139,7 +162,8 @@ export class DiskArtifactStore implements ArtifactStore {
     for (const name of names) {
       const partial = /^([0-9a-f]{64})\.(\d+)\.[0-9a-f]+\.partial$/.exec(name);
       // A fill of another live process (a second `serve` on the same folder) is not debris.
-      if (partial !== null && (Number(partial[2]) === process.pid || !isProcessAlive(Number(partial[2])))) await remove(name);
+      if (partial !== null && (Number(partial[2]) === process.pid || !isProcessAlive(Number(partial[2]))))
+        await remove(name);
       else if (/^[0-9a-f]{64}\.json\.[0-9a-f]+\.tmp$/.test(name)) await remove(name);
     }
     this.#entries.clear();
@@ -158,7 +182,10 @@ export class DiskArtifactStore implements ArtifactStore {
         await remove(name);
         continue;
       }
-      const size = await stat(paths.data).then((s) => s.size, () => -1);
+      const size = await stat(paths.data).then(
+        (s) => s.size,
+        () => -1,
+      );
       if (entry.key !== key || size !== entry.size) {
         // Metadata published but bytes never renamed (crash between the two), or bytes altered.
         await remove(name);
@@ -169,7 +196,8 @@ export class DiskArtifactStore implements ArtifactStore {
     }
     for (const name of names) {
       const match = /^([0-9a-f]{64})\.mender$/.exec(name);
-      if (match?.[1] !== undefined && !this.#entries.has(match[1]) && !removed.includes(name)) await remove(name);
+      if (match?.[1] !== undefined && !this.#entries.has(match[1]) && !removed.includes(name))
+        await remove(name);
     }
     return { entries: this.#entries.size, removed };
   }
@@ -227,15 +255,21 @@ export class DiskArtifactStore implements ArtifactStore {
     if (timer !== undefined) clearTimeout(timer);
     this.#pendingPersist.delete(key);
     const paths = entryPaths(this.location, key);
-    const size = await stat(paths.data).then((s) => s.size, () => entry?.size ?? 0);
+    const size = await stat(paths.data).then(
+      (s) => s.size,
+      () => entry?.size ?? 0,
+    );
     // Metadata first: a crash in between leaves bytes without metadata, which open() removes.
     await unlink(paths.meta).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
     });
-    const existed = await unlink(paths.data).then(() => true, (err: unknown) => {
-      if (!isNotFound(err)) throw err;
-      return false;
-    });
+    const existed = await unlink(paths.data).then(
+      () => true,
+      (err: unknown) => {
+        if (!isNotFound(err)) throw err;
+        return false;
+      },
+    );
     return existed ? size : 0;
   }
 
@@ -260,7 +294,13 @@ export class DiskArtifactStore implements ArtifactStore {
     if (entry === undefined) return;
     const paths = entryPaths(this.location, key);
     // Never resurrect metadata for bytes that `cache prune` removed meanwhile.
-    if (!(await stat(paths.data).then(() => true, () => false))) return;
+    if (
+      !(await stat(paths.data).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return;
     await writeFileDurably(paths.meta, `${JSON.stringify(entry, null, 2)}\n`, 0o640).catch(() => undefined);
   }
 

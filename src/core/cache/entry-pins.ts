@@ -60,7 +60,9 @@ export class EntryPins {
     const dir = this.#dir;
     if (dir === undefined) return;
     // Removed only if nobody pinned the key again in the meantime.
-    void this.#inOrder(key, () => (this.isPinned(key) ? Promise.resolve() : rm(join(dir, `${key}.${process.pid}`), { force: true })));
+    void this.#inOrder(key, () =>
+      this.isPinned(key) ? Promise.resolve() : rm(join(dir, `${key}.${process.pid}`), { force: true }),
+    );
   }
 
   /** Remove this process's markers (shutdown). */

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { GatewayError } from '../errors.js';
-import type { ArtifactEntry, ArtifactStore, ArtifactWriter, NewArtifactEntry, RandomAccessReader, StoreOpenReport } from './artifact-store.js';
+import type {
+  ArtifactEntry,
+  ArtifactStore,
+  ArtifactWriter,
+  NewArtifactEntry,
+  RandomAccessReader,
+  StoreOpenReport,
+} from './artifact-store.js';
 
 /**
  * An in-memory store with a fixed capacity: the second implementation that keeps the
@@ -80,13 +87,23 @@ export class MemoryArtifactStore implements ArtifactStore {
       if (joined.length !== info.size) {
         void abort();
         return Promise.reject(
-          new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `storage sent ${joined.length} bytes for an artifact of Content-Length ${info.size}`),
+          new GatewayError(
+            'MGW_UPSTREAM_BAD_RESPONSE',
+            `storage sent ${joined.length} bytes for an artifact of Content-Length ${info.size}`,
+          ),
         );
       }
       done = true;
       this.#filling -= joined.length;
       const now = new Date().toISOString();
-      const entry: ArtifactEntry = { ...info, sha256: hash.digest('hex'), createdAt: now, lastAccessAt: now, hits: 0, bytesServed: 0 };
+      const entry: ArtifactEntry = {
+        ...info,
+        sha256: hash.digest('hex'),
+        createdAt: now,
+        lastAccessAt: now,
+        hits: 0,
+        bytesServed: 0,
+      };
       this.#entries.set(key, { entry, data: joined });
       return Promise.resolve(entry);
     };

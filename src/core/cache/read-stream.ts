@@ -13,7 +13,12 @@ const CHUNK = 256 * 1024;
  * source is still being written: reads wait until the bytes exist and fail if the fill fails.
  * The reader is closed when the stream ends or is destroyed (autoDestroy).
  */
-export function createRangeStream(reader: RandomAccessReader, start: number, end: number, fill?: ArtifactFill): Readable {
+export function createRangeStream(
+  reader: RandomAccessReader,
+  start: number,
+  end: number,
+  fill?: ArtifactFill,
+): Readable {
   let position = start;
   let closed = false;
   const close = (): Promise<void> => {
@@ -31,8 +36,10 @@ export function createRangeStream(reader: RandomAccessReader, start: number, end
       const want = Math.min(Math.max(size, CHUNK), end - position + 1);
       void (async () => {
         try {
-          if (fill !== undefined && fill.state !== 'done' && fill.written < position + want) await fill.waitFor(position);
-          const available = fill !== undefined && fill.state !== 'done' ? Math.min(want, fill.written - position) : want;
+          if (fill !== undefined && fill.state !== 'done' && fill.written < position + want)
+            await fill.waitFor(position);
+          const available =
+            fill !== undefined && fill.state !== 'done' ? Math.min(want, fill.written - position) : want;
           const buffer = Buffer.allocUnsafe(available);
           const bytesRead = await reader.read(buffer, 0, available, position);
           if (bytesRead === 0) throw new Error(`cache file ended at ${position}, expected ${end + 1} bytes`);

@@ -13,7 +13,12 @@ export interface InjectionResult {
 }
 
 function isAttributeArray(value: unknown): value is { name: string }[] {
-  return Array.isArray(value) && value.every((a) => typeof a === 'object' && a !== null && typeof (a as { name?: unknown }).name === 'string');
+  return (
+    Array.isArray(value) &&
+    value.every(
+      (a) => typeof a === 'object' && a !== null && typeof (a as { name?: unknown }).name === 'string',
+    )
+  );
 }
 
 /**
@@ -22,7 +27,11 @@ function isAttributeArray(value: unknown): value is { name: string }[] {
  * which also makes an inner gateway's system id win in a chain (§9 item 5). The body is
  * re-serialised compactly; the caller sends its new length (the MEN-7738 bug).
  */
-export function injectInventory(body: Buffer, systemId: string, defaults: readonly InventoryAttribute[]): InjectionResult {
+export function injectInventory(
+  body: Buffer,
+  systemId: string,
+  defaults: readonly InventoryAttribute[],
+): InjectionResult {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));

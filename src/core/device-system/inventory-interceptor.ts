@@ -34,10 +34,20 @@ export class InventoryInterceptor {
       const body = await readBoundedBody(req, MAX_INVENTORY_BODY);
       const result = injectInventory(body, this.systemId, this.defaults);
       if (result.dropped.length > 0) {
-        this.logger.warn({ requestId: exchange.requestId, ip: exchange.clientIp, dropped: result.dropped }, 'inventory attribute limit reached: default attributes not added');
+        this.logger.warn(
+          { requestId: exchange.requestId, ip: exchange.clientIp, dropped: result.dropped },
+          'inventory attribute limit reached: default attributes not added',
+        );
       }
-      if (result.body === undefined) this.logger.debug({ requestId: exchange.requestId }, 'inventory body is not an attribute array: forwarded unchanged');
-      const upstream = await this.relay.send(req, res, exchange, { body: result.body ?? body, dropHeaders: result.body === undefined ? [] : ['content-encoding'] });
+      if (result.body === undefined)
+        this.logger.debug(
+          { requestId: exchange.requestId },
+          'inventory body is not an attribute array: forwarded unchanged',
+        );
+      const upstream = await this.relay.send(req, res, exchange, {
+        body: result.body ?? body,
+        dropHeaders: result.body === undefined ? [] : ['content-encoding'],
+      });
       if (upstream !== undefined) await this.relay.respond(upstream, res, exchange);
     } catch (err) {
       failExchange(res, exchange, toGatewayError(err));

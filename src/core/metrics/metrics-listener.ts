@@ -10,7 +10,11 @@ import type { GatewayMetrics } from './gateway-metrics.js';
  * authentication and the host has a leg in the isolated network. If it cannot start, the
  * gateway logs the error and keeps serving devices (§6.6).
  */
-export async function startMetricsListener(listen: ListenAddress, metrics: GatewayMetrics, logger: Logger): Promise<Server | undefined> {
+export async function startMetricsListener(
+  listen: ListenAddress,
+  metrics: GatewayMetrics,
+  logger: Logger,
+): Promise<Server | undefined> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -30,16 +34,29 @@ export async function startMetricsListener(listen: ListenAddress, metrics: Gatew
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ port: listen.port, ...(listen.host === undefined ? {} : { host: listen.host }) }, () => {
-        server.off('error', reject);
-        resolve();
-      });
+      server.listen(
+        { port: listen.port, ...(listen.host === undefined ? {} : { host: listen.host }) },
+        () => {
+          server.off('error', reject);
+          resolve();
+        },
+      );
     });
   } catch (err) {
-    logger.error({ listen: listen.raw, error: (err as NodeJS.ErrnoException).code ?? String(err) }, 'metrics listener could not start: continuing without metrics');
+    logger.error(
+      { listen: listen.raw, error: (err as NodeJS.ErrnoException).code ?? String(err) },
+      'metrics listener could not start: continuing without metrics',
+    );
     return undefined;
   }
   const address = server.address();
-  logger.info({ listener: 'metrics', address: typeof address === 'object' && address !== null ? address.address : listen.raw, port: typeof address === 'object' && address !== null ? address.port : listen.port }, 'listening');
+  logger.info(
+    {
+      listener: 'metrics',
+      address: typeof address === 'object' && address !== null ? address.address : listen.raw,
+      port: typeof address === 'object' && address !== null ? address.port : listen.port,
+    },
+    'listening',
+  );
   return server;
 }

@@ -8,11 +8,26 @@ import { ALIVE_PATH, DEVICE_API_PREFIX, READY_PATH } from '../http/device-path.j
  */
 const TEMPLATES: [RegExp, string][] = [
   [/^\/api\/devices\/v1\/authentication\/auth_requests$/, '/api/devices/v1/authentication/auth_requests'],
-  [/^\/api\/devices\/v[12]\/deployments\/device\/deployments\/next$/, '/api/devices/{version}/deployments/device/deployments/next'],
-  [/^\/api\/devices\/v1\/deployments\/device\/deployments\/[^/]+\/status$/, '/api/devices/v1/deployments/device/deployments/{id}/status'],
-  [/^\/api\/devices\/v1\/deployments\/device\/deployments\/[^/]+\/log$/, '/api/devices/v1/deployments/device/deployments/{id}/log'],
-  [/^\/api\/devices\/v2\/deployments\/device\/deployments\/[^/]+\/update_control_map$/, '/api/devices/v2/deployments/device/deployments/{id}/update_control_map'],
-  [/^\/api\/devices\/v1\/deployments\/download\/configuration\//, '/api/devices/v1/deployments/download/configuration/{id}'],
+  [
+    /^\/api\/devices\/v[12]\/deployments\/device\/deployments\/next$/,
+    '/api/devices/{version}/deployments/device/deployments/next',
+  ],
+  [
+    /^\/api\/devices\/v1\/deployments\/device\/deployments\/[^/]+\/status$/,
+    '/api/devices/v1/deployments/device/deployments/{id}/status',
+  ],
+  [
+    /^\/api\/devices\/v1\/deployments\/device\/deployments\/[^/]+\/log$/,
+    '/api/devices/v1/deployments/device/deployments/{id}/log',
+  ],
+  [
+    /^\/api\/devices\/v2\/deployments\/device\/deployments\/[^/]+\/update_control_map$/,
+    '/api/devices/v2/deployments/device/deployments/{id}/update_control_map',
+  ],
+  [
+    /^\/api\/devices\/v1\/deployments\/download\/configuration\//,
+    '/api/devices/v1/deployments/download/configuration/{id}',
+  ],
   [/^\/api\/devices\/v1\/inventory\/device\/attributes$/, '/api/devices/v1/inventory/device/attributes'],
   [/^\/api\/devices\/v1\/deviceconfig\/configuration$/, '/api/devices/v1/deviceconfig/configuration'],
   [/^\/api\/devices\/v1\/deviceconnect\/connect$/, '/api/devices/v1/deviceconnect/connect'],

@@ -34,7 +34,12 @@ function existsError(paths: readonly string[]): GatewayError {
   );
 }
 
-const writeError = (path: string, err: unknown): GatewayError => fileWriteError(path, err, 'Check that the output directory is writable and has free space; nothing from this run was kept.');
+const writeError = (path: string, err: unknown): GatewayError =>
+  fileWriteError(
+    path,
+    err,
+    'Check that the output directory is writable and has free space; nothing from this run was kept.',
+  );
 
 /**
  * Check every target before anything is written: without `force`, an existing file (or

@@ -35,7 +35,8 @@ export interface SetupResult {
 /** The configuration may hold the management password and the link secret. */
 export const SETUP_FILE_MODE = 0o600;
 
-const writeError = (path: string, err: unknown): GatewayError => fileWriteError(path, err, 'Check that the directory is writable and has free space.');
+const writeError = (path: string, err: unknown): GatewayError =>
+  fileWriteError(path, err, 'Check that the directory is writable and has free space.');
 
 async function checkConfigTarget(path: string, force: boolean): Promise<void> {
   try {

@@ -10,5 +10,13 @@ export { buildArtifact } from './artifact.js';
 export type { BuildArtifactOptions, BuiltArtifact } from './artifact.js';
 export { DEFAULT_DEVICE_TYPE, TEST_UPDATE_MODULE } from './constants.js';
 export type { MenderDevice, MenderDeviceOptions, MenderKeyType } from './types.js';
-export { assertClientUsable, CLIENT_LOG, clientRequired, clientSupport, describeWithRealClient, expectedAuthBody, expectGenuineAuth } from './real-client-gate.js';
+export {
+  assertClientUsable,
+  CLIENT_LOG,
+  clientRequired,
+  clientSupport,
+  describeWithRealClient,
+  expectedAuthBody,
+  expectGenuineAuth,
+} from './real-client-gate.js';
 export { holdInstallPath } from './hold-install.js';

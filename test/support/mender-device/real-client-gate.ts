@@ -23,7 +23,10 @@ export function describeWithRealClient(name: string, fn: () => void): void {
 
 /** With MGW_REQUIRE_MENDER_CLIENT=1 an unusable client is a failure, not a skip. */
 export function assertClientUsable(): void {
-  if (!clientSupport.ok) throw new Error(`MGW_REQUIRE_MENDER_CLIENT=1 but the real Mender client cannot run: ${clientSupport.reason}`);
+  if (!clientSupport.ok)
+    throw new Error(
+      `MGW_REQUIRE_MENDER_CLIENT=1 but the real Mender client cannot run: ${clientSupport.reason}`,
+    );
 }
 
 /** Lines of the 3.4 client's log that mark protocol milestones (logrus text format). */
@@ -42,7 +45,9 @@ export function expectedAuthBody(device: MenderDevice): string {
 
 /** The device's successful auth request reached upstream byte-exact with a valid signature. */
 export function expectGenuineAuth(upstream: FakeUpstream, device: MenderDevice): AuthRequestRecord {
-  const record = upstream.state.authRequests.find((r) => r.idData?.mac === device.mac && r.responseStatus === 200);
+  const record = upstream.state.authRequests.find(
+    (r) => r.idData?.mac === device.mac && r.responseStatus === 200,
+  );
   if (record === undefined) throw new Error(`no successful auth request from ${device.mac}`);
   expect(record.signatureValid).toBe(true);
   expect(record.rawBody.toString('utf8')).toBe(expectedAuthBody(device));

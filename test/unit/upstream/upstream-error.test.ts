@@ -24,11 +24,21 @@ describe('upstream failure mapping (protocol doc §7)', () => {
   });
 
   it('reads proxy variables, lower case first, and accepts NO_PROXY with spaces or commas', () => {
-    expect(readProxyEnv({ HTTPS_PROXY: 'http://upper:3128', https_proxy: 'http://lower:3128', NO_PROXY: 'a.example  .b.example,c' })).toEqual({
+    expect(
+      readProxyEnv({
+        HTTPS_PROXY: 'http://upper:3128',
+        https_proxy: 'http://lower:3128',
+        NO_PROXY: 'a.example  .b.example,c',
+      }),
+    ).toEqual({
       httpProxy: undefined,
       httpsProxy: 'http://lower:3128',
       noProxy: 'a.example,.b.example,c',
     });
-    expect(readProxyEnv({ HTTP_PROXY: ' ' })).toEqual({ httpProxy: undefined, httpsProxy: undefined, noProxy: undefined });
+    expect(readProxyEnv({ HTTP_PROXY: ' ' })).toEqual({
+      httpProxy: undefined,
+      httpsProxy: undefined,
+      noProxy: undefined,
+    });
   });
 });
