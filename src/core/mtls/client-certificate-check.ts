@@ -10,10 +10,17 @@ export interface PeerPolicy {
   blacklist: SerialBlacklist | undefined;
   /** `MTLS_INSECURE_SKIP_CLIENT_EXPIRE_AFTER`: accept a leaf past its NotAfter (protocol doc §3.3). */
   skipExpiry: boolean;
+  /**
+   * The certificates of `Features.mTLS.CACertificate`, each one a trust anchor (like Go, and like the
+   * listener's `allowPartialTrustChain`). Only used when OpenSSL's own verdict is set aside for an
+   * expired leaf: then the chain must be rebuilt to one of these, never to a CA the device sent.
+   */
+  anchors: readonly X509Certificate[];
 }
 
-function issuerChain(socket: TLSSocket): X509Certificate[] {
-  // The chain as OpenSSL built it: leaf, then issuers up to the trust anchor.
+function presentedChain(socket: TLSSocket): X509Certificate[] {
+  // The leaf, then what the device sent and Node could order behind it (issuers up to a root).
+  // These are the device's claims, not a verified path: only `anchors` are trusted.
   const chain: X509Certificate[] = [];
   // Node's types say `raw` and `issuerCertificate` are always there; at the end of a chain, or
   // without a certificate, they are missing or the issuer points back to itself.
@@ -27,24 +34,34 @@ function issuerChain(socket: TLSSocket): X509Certificate[] {
   return chain;
 }
 
+function validAt(cert: X509Certificate, now: Date): boolean {
+  return new Date(cert.validFrom) <= now && new Date(cert.validTo) >= now;
+}
+
+function signedBy(child: X509Certificate, issuer: X509Certificate): boolean {
+  return issuer.ca && child.checkIssued(issuer) && child.verify(issuer.publicKey);
+}
+
+/** The longest chain walked when looking for an anchor (leaf + intermediates); real ones are 2–4. */
+const MAX_CHAIN = 8;
+
 /**
- * Accept a leaf whose only fault is its NotAfter date: every signature in the chain verifies,
- * every issuer is a CA and within its own validity, and the leaf's NotBefore has passed.
- * OpenSSL reports a single error, so `CERT_HAS_EXPIRED` alone is not proof the rest is good.
+ * Accept a leaf whose only fault is its NotAfter date: it has expired, its NotBefore has passed,
+ * and it chains — through CA certificates the device sent, each within its validity — to one of
+ * the configured anchors, every signature verifying. OpenSSL reports a single error, so
+ * `CERT_HAS_EXPIRED` alone is not proof the rest is good: an expired certificate from another CA
+ * is reported the same way when the device sends that CA along.
  */
-function onlyLeafExpired(socket: TLSSocket, now: Date): boolean {
-  const chain = issuerChain(socket);
-  const leaf = chain[0];
-  if (leaf === undefined || chain.length < 2) return false;
-  if (new Date(leaf.validFrom) > now) return false;
-  for (let i = 0; i + 1 < chain.length; i++) {
-    const child = chain[i];
-    const issuer = chain[i + 1];
-    if (child === undefined || issuer === undefined) return false;
-    if (!issuer.ca || !child.checkIssued(issuer) || !child.verify(issuer.publicKey)) return false;
-    if (new Date(issuer.validFrom) > now || new Date(issuer.validTo) < now) return false;
+export function onlyLeafExpired(leaf: X509Certificate, presented: readonly X509Certificate[], anchors: readonly X509Certificate[], now: Date): boolean {
+  if (new Date(leaf.validFrom) > now || new Date(leaf.validTo) >= now) return false;
+  let child = leaf;
+  for (let depth = 0; depth < MAX_CHAIN; depth++) {
+    if (anchors.some((anchor) => validAt(anchor, now) && signedBy(child, anchor))) return true;
+    const next = presented.find((c) => c.fingerprint256 !== child.fingerprint256 && validAt(c, now) && signedBy(child, c));
+    if (next === undefined) return false;
+    child = next;
   }
-  return new Date(leaf.validTo) < now;
+  return false;
 }
 
 /**
@@ -54,14 +71,17 @@ function onlyLeafExpired(socket: TLSSocket, now: Date): boolean {
  * (style doc C6b), and the blacklist may have changed since the handshake.
  */
 export function checkPeer(socket: TLSSocket, policy: PeerPolicy, now = new Date()): PeerVerdict {
-  // Without a certificate Node returns `{}` here, whatever its types say.
-  const raw = socket.getPeerCertificate() as Partial<PeerCertificate>;
-  const leaf = socket.getPeerX509Certificate();
-  if (leaf === undefined || raw.raw === undefined || raw.raw.length === 0) return { ok: false, reason: 'no client certificate' };
+  // Without a certificate Node returns `{}` here, and `null` once the socket is destroyed,
+  // whatever its types say.
+  const raw = socket.getPeerCertificate() as Partial<PeerCertificate> | null;
+  if (raw?.raw === undefined || raw.raw.length === 0) return { ok: false, reason: 'no client certificate' };
+  // Not socket.getPeerX509Certificate(): on Node 20 a server socket loses the chain the client
+  // sent (getPeerCertificate(true)) once that has been called, which onlyLeafExpired needs.
+  const leaf = new X509Certificate(raw.raw);
   let expiredAccepted = false;
   if (!socket.authorized) {
     const error = String(socket.authorizationError);
-    if (!(policy.skipExpiry && error === 'CERT_HAS_EXPIRED' && onlyLeafExpired(socket, now))) {
+    if (!(policy.skipExpiry && error === 'CERT_HAS_EXPIRED' && onlyLeafExpired(leaf, presentedChain(socket).slice(1), policy.anchors, now))) {
       return { ok: false, reason: `client certificate not trusted (${error})`, serial: leaf.serialNumber };
     }
     expiredAccepted = true;

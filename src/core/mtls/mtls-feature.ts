@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import type { GatewayConfig } from '../config/gateway-config.js';
@@ -22,6 +23,26 @@ export interface MtlsFeature {
   close(): void;
 }
 
+/** Every certificate of a PEM bundle; a file without one, or with an unreadable one, is an error. */
+function parseCaBundle(pem: string, path: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) {
+    throw new GatewayError('MGW_TLS_MATERIAL', `Features.mTLS.CACertificate ${path} holds no PEM certificate`, {
+      hint: 'Give the PEM bundle of the CA(s) that sign device certificates.',
+    });
+  }
+  return blocks.map((block, index) => {
+    try {
+      return new X509Certificate(block);
+    } catch (err) {
+      throw new GatewayError('MGW_TLS_MATERIAL', `Features.mTLS.CACertificate ${path}: certificate ${index + 1} cannot be parsed`, {
+        cause: err,
+        hint: 'Give the PEM bundle of the CA(s) that sign device certificates.',
+      });
+    }
+  });
+}
+
 /**
  * Provision `Features.mTLS` (protocol doc §3): the device CA bundle, the serial blacklist
  * (watched for changes), and auto-accept through the management API. Everything that can be
@@ -41,11 +62,7 @@ export async function createMtlsFeature(config: GatewayConfig, relay: DeviceApiR
   } catch (err) {
     throw new GatewayError('MGW_TLS_MATERIAL', `cannot read Features.mTLS.CACertificate ${mtls.caCertificate}`, { cause: err, hint: 'Check the path and permissions.' });
   }
-  if (!clientCa.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new GatewayError('MGW_TLS_MATERIAL', `Features.mTLS.CACertificate ${mtls.caCertificate} holds no PEM certificate`, {
-      hint: 'Give the PEM bundle of the CA(s) that sign device certificates.',
-    });
-  }
+  const anchors = parseCaBundle(clientCa, mtls.caCertificate);
 
   let blacklist: SerialBlacklist | undefined;
   if (mtls.blacklistPath !== undefined) {
@@ -70,7 +87,7 @@ export async function createMtlsFeature(config: GatewayConfig, relay: DeviceApiR
   const preauthorizer = new Preauthorizer(config.upstream.url, dispatcher, session, backoff, logger, { cache: mtls.enableCache, ttlMs: PREAUTH_CACHE_TTL_MS });
   return {
     clientCa,
-    policy: { blacklist, skipExpiry: mtls.insecureSkipClientExpireAfter },
+    policy: { blacklist, skipExpiry: mtls.insecureSkipClientExpireAfter, anchors },
     auth: new AuthRequestInterceptor(relay, preauthorizer, logger),
     allowDeviceApiOnHttp: mtls.allowDeviceApiOnHttp,
     close: () => blacklist?.close(),

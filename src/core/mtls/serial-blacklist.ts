@@ -34,8 +34,9 @@ export interface BlacklistEvents {
  * `Features.mTLS.BlacklistPath`: serials of device certificates that must be refused even
  * though their CA is trusted (the only revocation tool Mender documents, protocol doc §3.8).
  * The file is re-read when it changes, without a restart: the folder is watched, not the file,
- * so editors and config management that replace the file by renaming are seen too. A reload
- * that fails keeps the previous list (an unreadable file must not un-revoke every device).
+ * so editors and config management that replace the file by renaming are seen too, and so are
+ * Kubernetes ConfigMap/Secret volumes. A reload that fails keeps the previous list (an
+ * unreadable file must not un-revoke every device).
  */
 export class SerialBlacklist {
   #serials: Set<string>;
@@ -87,7 +88,9 @@ export class SerialBlacklist {
   watch(events: BlacklistEvents): void {
     const file = basename(this.path);
     this.#watcher = watch(dirname(this.path), (_event, name) => {
-      if (name !== null && name !== file) return;
+      // `..data` and friends: a Kubernetes ConfigMap/Secret volume swaps a symlink instead of
+      // touching the file (kubelet's AtomicWriter), so the file's own name never shows up.
+      if (name !== null && name !== file && !name.startsWith('..')) return;
       // Editors write in several steps; reload once things settle.
       clearTimeout(this.#timer);
       this.#timer = setTimeout(() => {

@@ -149,9 +149,18 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       });
     }
     if (listener.kind === 'https') {
+      // Node checks a client certificate after OpenSSL's handshake and, refusing it, destroys
+      // the socket without an error ("socket hang up"): the verdict is left in
+      // authorizationError, and the address must be noted before, on the raw socket.
+      const peers = new WeakMap<Socket, string | undefined>();
+      listener.server.on('connection', (raw: Socket) => peers.set(raw, raw.remoteAddress));
       listener.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
         if (mtls !== undefined) metrics.mtls.inc({ result: 'refused' });
-        logger.warn({ ip: socket.remoteAddress, code: err.code, reason: err.message }, mtls === undefined ? 'TLS handshake failed' : 'mTLS: handshake refused');
+        const raw = (socket as TLSSocket & { _parent?: Socket })._parent;
+        // A code string such as CERT_HAS_EXPIRED at run time, whatever the types say.
+        const verdict = socket.authorizationError as unknown;
+        const reason = typeof verdict === 'string' ? `client certificate not trusted (${verdict})` : err.message;
+        logger.warn({ ip: socket.remoteAddress ?? (raw === undefined ? undefined : peers.get(raw)), code: err.code, reason }, mtls === undefined ? 'TLS handshake failed' : 'mTLS: handshake refused');
       });
     }
     listener.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
