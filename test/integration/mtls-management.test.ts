@@ -180,6 +180,19 @@ describe('mTLS: wrong management credentials', () => {
     }
     expect(upstream.state.requests.filter((r) => r.path === LOGIN_PATH)).toHaveLength(1);
   });
+
+  it('backs off after a refused login: the next devices get 503 with Retry-After, no new login attempt', async () => {
+    const answers = await Promise.all(
+      ['02:00:00:00:cc:11', '02:00:00:00:cc:12', '02:00:00:00:cc:13'].map((mac) =>
+        authenticate(gw.httpsUrl!, new SimulatedDevice(mac), agent),
+      ),
+    );
+    for (const answer of answers) {
+      expect(answer.status).toBe(503);
+      expect(answer.error).toMatch(/backing off/);
+    }
+    expect(upstream.state.managementLoginAttempts).toHaveLength(1);
+  });
 });
 
 describe('mTLS with EnableCache: false', () => {

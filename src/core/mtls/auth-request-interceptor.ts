@@ -24,20 +24,31 @@ export function parseAuthRequest(body: Buffer): DeviceIdentity {
   } catch {
     throw badRequest('body is not JSON');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw badRequest('body is not a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw badRequest('body is not a JSON object');
   const { id_data: idDataText, pubkey, tier } = parsed as Record<string, unknown>;
   if (typeof idDataText !== 'string') throw badRequest('id_data is missing or not a string');
-  if (typeof pubkey !== 'string' || !pubkey.includes('PUBLIC KEY')) throw badRequest('pubkey is missing or not a PEM public key');
+  if (typeof pubkey !== 'string' || !pubkey.includes('PUBLIC KEY'))
+    throw badRequest('pubkey is missing or not a PEM public key');
   let idData: unknown;
   try {
     idData = JSON.parse(idDataText);
   } catch {
     throw badRequest('id_data is not JSON');
   }
-  if (typeof idData !== 'object' || idData === null || Array.isArray(idData) || Object.keys(idData).length === 0) {
+  if (
+    typeof idData !== 'object' ||
+    idData === null ||
+    Array.isArray(idData) ||
+    Object.keys(idData).length === 0
+  ) {
     throw badRequest('id_data is not a non-empty JSON object');
   }
-  return { idData: idData as Record<string, unknown>, pubkey, tier: typeof tier === 'string' ? tier : undefined };
+  return {
+    idData: idData as Record<string, unknown>,
+    pubkey,
+    tier: typeof tier === 'string' ? tier : undefined,
+  };
 }
 
 /**
@@ -53,32 +64,56 @@ export class AuthRequestInterceptor {
     private readonly logger: Logger,
   ) {}
 
-  async handle(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange, certificate: { serial: string; subject: string }): Promise<void> {
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    exchange: RelayExchange,
+    certificate: { serial: string; subject: string },
+  ): Promise<void> {
     let identity: DeviceIdentity | undefined;
     try {
       const body = await readBoundedBody(req, MAX_AUTH_BODY);
       identity = parseAuthRequest(body);
       const signature = req.headers['x-men-signature'];
       if (typeof signature !== 'string' || !verifyAuthSignature(body, identity.pubkey, signature)) {
-        throw new GatewayError('MGW_BAD_SIGNATURE', 'auth request signature (X-MEN-Signature) does not verify with its pubkey', {
-          hint: 'The device must sign the exact body with the private key of the pubkey it sends.',
-        });
+        throw new GatewayError(
+          'MGW_BAD_SIGNATURE',
+          'auth request signature (X-MEN-Signature) does not verify with its pubkey',
+          {
+            hint: 'The device must sign the exact body with the private key of the pubkey it sends.',
+          },
+        );
       }
       const outcome = await this.preauthorizer.ensure(identity, exchange.clientIp);
-      this.logger.debug({ requestId: exchange.requestId, outcome, certificate: certificate.serial }, 'auth request preauthorization');
+      this.logger.debug(
+        { requestId: exchange.requestId, outcome, certificate: certificate.serial },
+        'auth request preauthorization',
+      );
       const upstream = await this.relay.send(req, res, exchange, { body });
       if (upstream === undefined) return;
       if (upstream.statusCode === 401) {
         // Preauthorized yet refused (device limit, decommissioning): do not trust the cache next time.
         this.preauthorizer.forget(identity);
-        this.logger.warn({ requestId: exchange.requestId, identity: identity.idData, certificate: certificate.serial }, 'upstream refused a preauthorized device');
+        this.logger.warn(
+          { requestId: exchange.requestId, identity: identity.idData, certificate: certificate.serial },
+          'upstream refused a preauthorized device',
+        );
       }
       await this.relay.respond(upstream, res, exchange);
     } catch (err) {
       const error = toGatewayError(err);
       const retryAfter = (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
       if (retryAfter !== undefined && !res.headersSent) res.setHeader('retry-after', String(retryAfter));
-      this.logger.warn({ requestId: exchange.requestId, ip: exchange.clientIp, code: error.code, identity: identity?.idData, certificate: certificate.serial }, error.message);
+      this.logger.warn(
+        {
+          requestId: exchange.requestId,
+          ip: exchange.clientIp,
+          code: error.code,
+          identity: identity?.idData,
+          certificate: certificate.serial,
+        },
+        error.message,
+      );
       failExchange(res, exchange, error);
     }
   }

@@ -26,7 +26,12 @@ function presentedChain(socket: TLSSocket): X509Certificate[] {
   // without a certificate, they are missing or the issuer points back to itself.
   let current = socket.getPeerCertificate(true) as Partial<DetailedPeerCertificate> | undefined;
   const seen = new Set<string>();
-  while (current?.raw !== undefined && current.raw.length > 0 && current.fingerprint256 !== undefined && !seen.has(current.fingerprint256)) {
+  while (
+    current?.raw !== undefined &&
+    current.raw.length > 0 &&
+    current.fingerprint256 !== undefined &&
+    !seen.has(current.fingerprint256)
+  ) {
     seen.add(current.fingerprint256);
     chain.push(new X509Certificate(current.raw));
     current = current.issuerCertificate;
@@ -52,12 +57,19 @@ const MAX_CHAIN = 8;
  * `CERT_HAS_EXPIRED` alone is not proof the rest is good: an expired certificate from another CA
  * is reported the same way when the device sends that CA along.
  */
-export function onlyLeafExpired(leaf: X509Certificate, presented: readonly X509Certificate[], anchors: readonly X509Certificate[], now: Date): boolean {
+export function onlyLeafExpired(
+  leaf: X509Certificate,
+  presented: readonly X509Certificate[],
+  anchors: readonly X509Certificate[],
+  now: Date,
+): boolean {
   if (new Date(leaf.validFrom) > now || new Date(leaf.validTo) >= now) return false;
   let child = leaf;
   for (let depth = 0; depth < MAX_CHAIN; depth++) {
     if (anchors.some((anchor) => validAt(anchor, now) && signedBy(child, anchor))) return true;
-    const next = presented.find((c) => c.fingerprint256 !== child.fingerprint256 && validAt(c, now) && signedBy(child, c));
+    const next = presented.find(
+      (c) => c.fingerprint256 !== child.fingerprint256 && validAt(c, now) && signedBy(child, c),
+    );
     if (next === undefined) return false;
     child = next;
   }
@@ -81,13 +93,21 @@ export function checkPeer(socket: TLSSocket, policy: PeerPolicy, now = new Date(
   let expiredAccepted = false;
   if (!socket.authorized) {
     const error = String(socket.authorizationError);
-    if (!(policy.skipExpiry && error === 'CERT_HAS_EXPIRED' && onlyLeafExpired(leaf, presentedChain(socket).slice(1), policy.anchors, now))) {
+    if (!(
+      policy.skipExpiry &&
+      error === 'CERT_HAS_EXPIRED' &&
+      onlyLeafExpired(leaf, presentedChain(socket).slice(1), policy.anchors, now)
+    )) {
       return { ok: false, reason: `client certificate not trusted (${error})`, serial: leaf.serialNumber };
     }
     expiredAccepted = true;
   }
   if (policy.blacklist?.has(leaf.serialNumber) === true) {
-    return { ok: false, reason: `client certificate serial ${leaf.serialNumber} is blacklisted`, serial: leaf.serialNumber };
+    return {
+      ok: false,
+      reason: `client certificate serial ${leaf.serialNumber} is blacklisted`,
+      serial: leaf.serialNumber,
+    };
   }
   return { ok: true, serial: leaf.serialNumber, subject: leaf.subject.replace(/\n/g, ', '), expiredAccepted };
 }

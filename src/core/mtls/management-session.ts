@@ -26,7 +26,8 @@ export class ManagementBackoff {
     const header = Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader;
     const given = header === undefined ? NaN : Number(header);
     // Exponential from 1 s, capped at 60 s, unless the server named its own delay.
-    const seconds = Number.isFinite(given) && given > 0 ? Math.min(given, 600) : Math.min(60, 2 ** (this.#failures - 1));
+    const seconds =
+      Number.isFinite(given) && given > 0 ? Math.min(given, 600) : Math.min(60, 2 ** (this.#failures - 1));
     this.#until = now + seconds * 1000;
     return seconds;
   }
@@ -80,7 +81,8 @@ export class ManagementSession {
 
   /** A valid management token, logging in if needed. `forwardedFor` is the device IP (§3.7 step 8). */
   token(forwardedFor: string): Promise<string> {
-    if (this.#token !== undefined && Date.now() < this.#expiresAt - REFRESH_MARGIN_MS) return Promise.resolve(this.#token);
+    if (this.#token !== undefined && Date.now() < this.#expiresAt - REFRESH_MARGIN_MS)
+      return Promise.resolve(this.#token);
     this.#pending ??= this.#login(forwardedFor).finally(() => {
       this.#pending = undefined;
     });
@@ -114,15 +116,25 @@ export class ManagementSession {
       this.backoff.succeeded();
       this.#token = text.trim();
       this.#expiresAt = jwtExpiry(this.#token) ?? Date.now() + 3600_000;
-      this.logger.info({ expiresAt: new Date(this.#expiresAt).toISOString() }, 'logged in to the management API');
+      this.logger.info(
+        { expiresAt: new Date(this.#expiresAt).toISOString() },
+        'logged in to the management API',
+      );
       return this.#token;
     }
     if (response.statusCode === 429 || response.statusCode >= 500) {
       const seconds = this.backoff.failed(response.headers['retry-after']);
       throw busyError(seconds, `management login answered ${response.statusCode}`);
     }
-    throw new GatewayError('MGW_MANAGEMENT_LOGIN', `management login as the configured user failed with ${response.statusCode}`, {
-      hint: 'Check Features.mTLS.MenderUsername/MenderPassword (MTLS_MENDER_USERNAME/_PASSWORD): the user must exist in the devices\' tenant and must not use 2FA.',
-    });
+    // Refused credentials will be refused again: back off too, so devices arriving meanwhile do not
+    // hammer the server (or lock the account) with one failing login each.
+    this.backoff.failed(undefined);
+    throw new GatewayError(
+      'MGW_MANAGEMENT_LOGIN',
+      `management login as the configured user failed with ${response.statusCode}`,
+      {
+        hint: "Check Features.mTLS.MenderUsername/MenderPassword (MTLS_MENDER_USERNAME/_PASSWORD): the user must exist in the devices' tenant and must not use 2FA.",
+      },
+    );
   }
 }

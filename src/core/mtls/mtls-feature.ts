@@ -27,18 +27,26 @@ export interface MtlsFeature {
 function parseCaBundle(pem: string, path: string): X509Certificate[] {
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) {
-    throw new GatewayError('MGW_TLS_MATERIAL', `Features.mTLS.CACertificate ${path} holds no PEM certificate`, {
-      hint: 'Give the PEM bundle of the CA(s) that sign device certificates.',
-    });
+    throw new GatewayError(
+      'MGW_TLS_MATERIAL',
+      `Features.mTLS.CACertificate ${path} holds no PEM certificate`,
+      {
+        hint: 'Give the PEM bundle of the CA(s) that sign device certificates.',
+      },
+    );
   }
   return blocks.map((block, index) => {
     try {
       return new X509Certificate(block);
     } catch (err) {
-      throw new GatewayError('MGW_TLS_MATERIAL', `Features.mTLS.CACertificate ${path}: certificate ${index + 1} cannot be parsed`, {
-        cause: err,
-        hint: 'Give the PEM bundle of the CA(s) that sign device certificates.',
-      });
+      throw new GatewayError(
+        'MGW_TLS_MATERIAL',
+        `Features.mTLS.CACertificate ${path}: certificate ${index + 1} cannot be parsed`,
+        {
+          cause: err,
+          hint: 'Give the PEM bundle of the CA(s) that sign device certificates.',
+        },
+      );
     }
   });
 }
@@ -48,19 +56,36 @@ function parseCaBundle(pem: string, path: string): X509Certificate[] {
  * (watched for changes), and auto-accept through the management API. Everything that can be
  * wrong with the files fails here, before a listener opens.
  */
-export async function createMtlsFeature(config: GatewayConfig, relay: DeviceApiRelay, dispatcher: Dispatcher, logger: Logger): Promise<MtlsFeature | undefined> {
+export async function createMtlsFeature(
+  config: GatewayConfig,
+  relay: DeviceApiRelay,
+  dispatcher: Dispatcher,
+  logger: Logger,
+): Promise<MtlsFeature | undefined> {
   const mtls = config.mtls;
   if (!mtls.enabled) return undefined;
-  if (mtls.caCertificate === undefined || mtls.menderUsername === undefined || mtls.menderPassword === undefined) {
-    throw new GatewayError('MGW_CONFIG_INVALID', 'Features.mTLS needs CACertificate, MenderUsername and MenderPassword', {
-      hint: 'Run `mender-gw config validate` for details.',
-    });
+  if (
+    mtls.caCertificate === undefined ||
+    mtls.menderUsername === undefined ||
+    mtls.menderPassword === undefined
+  ) {
+    throw new GatewayError(
+      'MGW_CONFIG_INVALID',
+      'Features.mTLS needs CACertificate, MenderUsername and MenderPassword',
+      {
+        hint: 'Run `mender-gw config validate` for details.',
+      },
+    );
   }
   let clientCa: string;
   try {
     clientCa = await readFile(mtls.caCertificate, 'utf8');
   } catch (err) {
-    throw new GatewayError('MGW_TLS_MATERIAL', `cannot read Features.mTLS.CACertificate ${mtls.caCertificate}`, { cause: err, hint: 'Check the path and permissions.' });
+    throw new GatewayError(
+      'MGW_TLS_MATERIAL',
+      `cannot read Features.mTLS.CACertificate ${mtls.caCertificate}`,
+      { cause: err, hint: 'Check the path and permissions.' },
+    );
   }
   const anchors = parseCaBundle(clientCa, mtls.caCertificate);
 
@@ -68,23 +93,47 @@ export async function createMtlsFeature(config: GatewayConfig, relay: DeviceApiR
   if (mtls.blacklistPath !== undefined) {
     const loaded = await SerialBlacklist.load(mtls.blacklistPath);
     blacklist = loaded.blacklist;
-    for (const bad of loaded.invalid) logger.warn({ path: mtls.blacklistPath, line: bad.line }, 'blacklist line is not a hex serial: ignored');
+    for (const bad of loaded.invalid)
+      logger.warn(
+        { path: mtls.blacklistPath, line: bad.line },
+        'blacklist line is not a hex serial: ignored',
+      );
     logger.info({ path: mtls.blacklistPath, serials: blacklist.size }, 'certificate blacklist loaded');
     blacklist.watch({
       reloaded: (count, invalid) => {
-        for (const bad of invalid) logger.warn({ path: mtls.blacklistPath, line: bad.line }, 'blacklist line is not a hex serial: ignored');
+        for (const bad of invalid)
+          logger.warn(
+            { path: mtls.blacklistPath, line: bad.line },
+            'blacklist line is not a hex serial: ignored',
+          );
         logger.info({ path: mtls.blacklistPath, serials: count }, 'certificate blacklist reloaded');
       },
-      failed: (error) => logger.error({ path: mtls.blacklistPath, error: error.message }, 'certificate blacklist reload failed: keeping the previous list'),
+      failed: (error) =>
+        logger.error(
+          { path: mtls.blacklistPath, error: error.message },
+          'certificate blacklist reload failed: keeping the previous list',
+        ),
     });
   }
   if (mtls.insecureSkipClientExpireAfter) {
-    logger.warn('Features.mTLS.InsecureSkipClientExpireAfter is on: expired device certificates are accepted (each acceptance is logged)');
+    logger.warn(
+      'Features.mTLS.InsecureSkipClientExpireAfter is on: expired device certificates are accepted (each acceptance is logged)',
+    );
   }
 
   const backoff = new ManagementBackoff();
-  const session = new ManagementSession(config.upstream.url, dispatcher, mtls.menderUsername, mtls.menderPassword, backoff, logger);
-  const preauthorizer = new Preauthorizer(config.upstream.url, dispatcher, session, backoff, logger, { cache: mtls.enableCache, ttlMs: PREAUTH_CACHE_TTL_MS });
+  const session = new ManagementSession(
+    config.upstream.url,
+    dispatcher,
+    mtls.menderUsername,
+    mtls.menderPassword,
+    backoff,
+    logger,
+  );
+  const preauthorizer = new Preauthorizer(config.upstream.url, dispatcher, session, backoff, logger, {
+    cache: mtls.enableCache,
+    ttlMs: PREAUTH_CACHE_TTL_MS,
+  });
   return {
     clientCa,
     policy: { blacklist, skipExpiry: mtls.insecureSkipClientExpireAfter, anchors },

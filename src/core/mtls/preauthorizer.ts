@@ -23,7 +23,9 @@ export function identityCacheKey(identity: DeviceIdentity): string {
   } catch {
     key = identity.pubkey.replace(/\s+/g, '');
   }
-  return createHash('sha256').update(`${JSON.stringify(sorted)}\n${key}\n${identity.tier ?? ''}`).digest('hex');
+  return createHash('sha256')
+    .update(`${JSON.stringify(sorted)}\n${key}\n${identity.tier ?? ''}`)
+    .digest('hex');
 }
 
 /**
@@ -50,7 +52,8 @@ export class Preauthorizer {
   ensure(identity: DeviceIdentity, forwardedFor: string): Promise<'cached' | 'preauthorized'> {
     const key = identityCacheKey(identity);
     const cachedUntil = this.#done.get(key);
-    if (this.options.cache && cachedUntil !== undefined && cachedUntil > Date.now()) return Promise.resolve('cached');
+    if (this.options.cache && cachedUntil !== undefined && cachedUntil > Date.now())
+      return Promise.resolve('cached');
     let pending = this.#pending.get(key);
     if (pending === undefined) {
       pending = this.#preauthorize(identity, forwardedFor, true).then(
@@ -74,7 +77,11 @@ export class Preauthorizer {
     this.#done.delete(identityCacheKey(identity));
   }
 
-  async #preauthorize(identity: DeviceIdentity, forwardedFor: string, retryOn401: boolean): Promise<'preauthorized'> {
+  async #preauthorize(
+    identity: DeviceIdentity,
+    forwardedFor: string,
+    retryOn401: boolean,
+  ): Promise<'preauthorized'> {
     const wait = this.backoff.remainingSeconds();
     if (wait > 0) throw busyError(wait, 'preauthorization is backing off');
     const token = await this.session.token(forwardedFor);
@@ -122,8 +129,15 @@ export class Preauthorizer {
       const seconds = this.backoff.failed(response.headers['retry-after']);
       throw busyError(seconds, `preauthorization answered ${status}`);
     }
-    throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `preauthorization refused with ${status}: ${text.slice(0, 200)}`, {
-      hint: status === 403 ? 'The management user lacks permission to preauthorize devices (RBAC).' : 'Check the device identity and key.',
-    });
+    throw new GatewayError(
+      'MGW_UPSTREAM_BAD_RESPONSE',
+      `preauthorization refused with ${status}: ${text.slice(0, 200)}`,
+      {
+        hint:
+          status === 403
+            ? 'The management user lacks permission to preauthorize devices (RBAC).'
+            : 'Check the device identity and key.',
+      },
+    );
   }
 }

@@ -51,7 +51,9 @@ export class SerialBlacklist {
   }
 
   /** Read the file; a missing or unreadable file is an error at start-up. */
-  static async load(path: string): Promise<{ blacklist: SerialBlacklist; invalid: BlacklistParseResult['invalid'] }> {
+  static async load(
+    path: string,
+  ): Promise<{ blacklist: SerialBlacklist; invalid: BlacklistParseResult['invalid'] }> {
     const { serials, invalid } = await SerialBlacklist.#read(path);
     return { blacklist: new SerialBlacklist(path, serials), invalid };
   }
@@ -61,10 +63,14 @@ export class SerialBlacklist {
     try {
       text = await readFile(path, 'utf8');
     } catch (err) {
-      throw new GatewayError('MGW_TLS_MATERIAL', `cannot read Features.mTLS.BlacklistPath ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-        cause: err,
-        hint: 'Create the file (it may be empty) and make it readable by the gateway user, or remove BlacklistPath.',
-      });
+      throw new GatewayError(
+        'MGW_TLS_MATERIAL',
+        `cannot read Features.mTLS.BlacklistPath ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        {
+          cause: err,
+          hint: 'Create the file (it may be empty) and make it readable by the gateway user, or remove BlacklistPath.',
+        },
+      );
     }
     return parseBlacklist(text);
   }

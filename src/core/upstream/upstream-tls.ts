@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import type { ConnectionOptions } from 'node:tls';
 import { GatewayError } from '../errors.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
@@ -19,15 +19,28 @@ export async function loadUpstreamTls(upstream: GatewayConfig['upstream']): Prom
   try {
     extra = await readFile(upstream.caCertificate, 'utf8');
   } catch (err) {
-    throw new GatewayError('MGW_TLS_MATERIAL', `cannot read UpstreamServer.CACertificate ${upstream.caCertificate}`, {
-      cause: err,
-      hint: 'Check the path and that the gateway user may read it.',
-    });
+    throw new GatewayError(
+      'MGW_TLS_MATERIAL',
+      `cannot read UpstreamServer.CACertificate ${upstream.caCertificate}`,
+      {
+        cause: err,
+        hint: 'Check the path and that the gateway user may read it.',
+      },
+    );
   }
   if (!extra.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new GatewayError('MGW_TLS_MATERIAL', `UpstreamServer.CACertificate ${upstream.caCertificate} holds no PEM certificate`, {
-      hint: 'The file must contain one or more "-----BEGIN CERTIFICATE-----" blocks.',
-    });
+    throw new GatewayError(
+      'MGW_TLS_MATERIAL',
+      `UpstreamServer.CACertificate ${upstream.caCertificate} holds no PEM certificate`,
+      {
+        hint: 'The file must contain one or more "-----BEGIN CERTIFICATE-----" blocks.',
+      },
+    );
   }
-  return { rejectUnauthorized: true, ca: [...rootCertificates, extra] };
+  // One secure context for every connection: passing `ca` instead would make Node parse the
+  // ~140 bundled roots again on each new upstream connection (tens of ms of CPU each).
+  return {
+    rejectUnauthorized: true,
+    secureContext: createSecureContext({ ca: [...rootCertificates, extra] }),
+  };
 }
