@@ -60,6 +60,8 @@ describe('metrics after a cached update (issue #5)', () => {
     expect(sample(m, 'mender_gw_cache_bytes_served_total', { source: 'fill' })).toBe(1 * MiB);
     expect(sample(m, 'mender_gw_cache_bytes_served_total', { source: 'cache' })).toBe(2 * MiB);
     expect(sample(m, 'mender_gw_upstream_artifact_bytes_total')).toBe(1 * MiB);
+    // Three devices served, one paid for on the uplink: two saved.
+    expect(sample(m, 'mender_gw_cache_bytes_saved_total')).toBe(2 * MiB);
     expect(sample(m, 'mender_gw_cache_fills_total', { outcome: 'complete' })).toBe(1);
     expect(sample(m, 'mender_gw_cache_fills_in_progress')).toBe(0);
     // Mender Gateway's own request metrics, labelled by route template, not raw URL (§6.6).

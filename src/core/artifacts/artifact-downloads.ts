@@ -140,6 +140,8 @@ export class ArtifactDownloads {
     res.once('close', () => {
       lookup.release();
       metrics?.cacheBytesServed.inc({ source }, exchange.bytesOut);
+      // The request that started a fill paid for its bytes on the uplink; every other one did not.
+      if (result === 'hit' || result === 'coalesced') metrics?.bytesSaved.inc(exchange.bytesOut);
     });
     switch (lookup.kind) {
       case 'entry': {

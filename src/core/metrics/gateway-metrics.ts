@@ -42,6 +42,12 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly bytesSaved = new Counter({
+    name: 'mender_gw_cache_bytes_saved_total',
+    help: 'Artifact bytes sent to devices that did not cross the uplink: hits and downloads that joined a running fill.',
+    registers: [this.registry],
+  });
+
   readonly fillsInProgress = new Gauge({
     name: 'mender_gw_cache_fills_in_progress',
     help: 'Cache fills (upstream downloads) running now.',
