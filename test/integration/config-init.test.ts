@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { skipBecause } from '../support/skip-reason.js';
 import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
@@ -260,53 +261,56 @@ describe('config init --no-prompt', () => {
     });
 
     // util-linux `script` provides the pseudo-terminal; without it only the injected prompts run.
-    it.skipIf(!existsSync('/usr/bin/script'))(
-      'a real terminal (script(1) pty) gives the same file; Ctrl-C exits 130 without a stack',
-      async () => {
-        const folder = await fresh('pty');
-        const out = join(folder, 'mender-gateway.conf');
-        // The secret is random unless given; every other value is typed at the prompts.
-        const session = startPty([BIN, 'config', 'init', '--out', out, '--signature-secret', SECRET]);
-        try {
-          await session.answer(/Upstream Mender server URL/, 'https://mender.example.com');
-          await session.answer(/private CA/, '');
-          await session.answer(/DNS name devices use/, 'gateway.site.test');
-          await session.answer(/Address of this gateway/, 'fd00::1');
-          await session.answer(/HTTPS port/, '8443');
-          await session.answer(/TLS certificate of the gateway/, ''); // the default: create
-          await session.answer(/Directory for the CA/, '');
-          await session.answer(/artifacts proxy/, 'y');
-          await session.answer(/Storage host names/, '');
-          await session.answer(/Cache artifacts on disk/, 'y');
-          await session.answer(/Cache directory/, join(dir, 'cache'));
-          await session.answer(/mTLS/, 'y');
-          await session.answer(/Mender user/, 'gw@example.com');
-          await session.answer(/Password of/, 's3cret');
-          await session.answer(/Device System/, 'y');
-          await session.answer(/System ID/, 'ward-7');
-          expect(await session.exitCode).toBe(0);
-        } finally {
-          session.kill();
-        }
-        expect(session.output()).not.toContain('s3cret');
-        expect(await normalized(out, folder)).toBe(
-          await normalized(join(dir, 'flags/mender-gateway.conf'), join(dir, 'flags')),
-        );
+    it.skipIf(
+      skipBecause(
+        !existsSync('/usr/bin/script'),
+        'config init in a real pty',
+        'script(1) from util-linux is not installed',
+      ),
+    )('a real terminal (script(1) pty) gives the same file; Ctrl-C exits 130 without a stack', async () => {
+      const folder = await fresh('pty');
+      const out = join(folder, 'mender-gateway.conf');
+      // The secret is random unless given; every other value is typed at the prompts.
+      const session = startPty([BIN, 'config', 'init', '--out', out, '--signature-secret', SECRET]);
+      try {
+        await session.answer(/Upstream Mender server URL/, 'https://mender.example.com');
+        await session.answer(/private CA/, '');
+        await session.answer(/DNS name devices use/, 'gateway.site.test');
+        await session.answer(/Address of this gateway/, 'fd00::1');
+        await session.answer(/HTTPS port/, '8443');
+        await session.answer(/TLS certificate of the gateway/, ''); // the default: create
+        await session.answer(/Directory for the CA/, '');
+        await session.answer(/artifacts proxy/, 'y');
+        await session.answer(/Storage host names/, '');
+        await session.answer(/Cache artifacts on disk/, 'y');
+        await session.answer(/Cache directory/, join(dir, 'cache'));
+        await session.answer(/mTLS/, 'y');
+        await session.answer(/Mender user/, 'gw@example.com');
+        await session.answer(/Password of/, 's3cret');
+        await session.answer(/Device System/, 'y');
+        await session.answer(/System ID/, 'ward-7');
+        expect(await session.exitCode).toBe(0);
+      } finally {
+        session.kill();
+      }
+      expect(session.output()).not.toContain('s3cret');
+      expect(await normalized(out, folder)).toBe(
+        await normalized(join(dir, 'flags/mender-gateway.conf'), join(dir, 'flags')),
+      );
 
-        const aborted = await fresh('pty-abort');
-        const abort = startPty([BIN, 'config', 'init', '--out', join(aborted, 'gw.conf')]);
-        try {
-          await abort.answer(/Upstream Mender server URL/, 'https://mender.example.com');
-          await abort.waitFor(/private CA/);
-          abort.send('\x03');
-          expect(await abort.exitCode).toBe(130);
-        } finally {
-          abort.kill();
-        }
-        expect(abort.output()).not.toMatch(/ExitPromptError|\n\s+at /);
-        expect(await readdir(aborted)).toEqual([]);
-      },
-    );
+      const aborted = await fresh('pty-abort');
+      const abort = startPty([BIN, 'config', 'init', '--out', join(aborted, 'gw.conf')]);
+      try {
+        await abort.answer(/Upstream Mender server URL/, 'https://mender.example.com');
+        await abort.waitFor(/private CA/);
+        abort.send('\x03');
+        expect(await abort.exitCode).toBe(130);
+      } finally {
+        abort.kill();
+      }
+      expect(abort.output()).not.toMatch(/ExitPromptError|\n\s+at /);
+      expect(await readdir(aborted)).toEqual([]);
+    });
   });
 });
 

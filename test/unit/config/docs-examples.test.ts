@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipBecause } from '../../support/skip-reason.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -128,53 +129,56 @@ describe('documented example configurations load unchanged', () => {
   });
 });
 
-describe.skipIf(existsSync(DEFAULT_CONFIG_PATH))(
-  'documented environment-only setups (no config file)',
-  () => {
-    const certs = (): NodeJS.ProcessEnv => ({
-      HTTPS_SERVER_CERTIFICATE: join(sandbox, 'server.crt'),
-      HTTPS_SERVER_KEY: join(sandbox, 'server.key'),
-      MTLS_CA_CERTIFICATE: join(sandbox, 'ca.crt'),
-    });
-    beforeAll(async () => {
-      for (const f of ['server.crt', 'server.key', 'ca.crt'])
-        await writeFile(join(sandbox, f), 'placeholder\n');
-    });
+describe.skipIf(
+  skipBecause(
+    existsSync(DEFAULT_CONFIG_PATH),
+    'environment-only setups',
+    `${DEFAULT_CONFIG_PATH} exists on this machine`,
+  ),
+)('documented environment-only setups (no config file)', () => {
+  const certs = (): NodeJS.ProcessEnv => ({
+    HTTPS_SERVER_CERTIFICATE: join(sandbox, 'server.crt'),
+    HTTPS_SERVER_KEY: join(sandbox, 'server.key'),
+    MTLS_CA_CERTIFICATE: join(sandbox, 'ca.crt'),
+  });
+  beforeAll(async () => {
+    for (const f of ['server.crt', 'server.key', 'ca.crt'])
+      await writeFile(join(sandbox, f), 'placeholder\n');
+  });
 
-    it('mTLS evaluation with docker run -e … (MTLS-DOCS evaluation page)', async () => {
-      const { config } = await loadConfig({
-        env: {
-          HTTPS_ENABLED: 'true',
-          HTTPS_LISTEN: ':8443',
-          HTTP_ENABLED: 'true',
-          HTTP_LISTEN: ':8080',
-          ...certs(),
-          MTLS_ENABLED: 'true',
-          MTLS_MENDER_PASSWORD: 'password',
-          MTLS_MENDER_USERNAME: 'mtls@mender.io',
-          UPSTREAM_SERVER_URL: 'https://hosted.mender.io',
-        },
-      });
-      expect(config.sourceFile).toBeUndefined();
-      expect(config.https.listen.port).toBe(8443);
-      expect(config.http.listen.port).toBe(8080);
-      expect(config.mtls.enabled).toBe(true);
+  it('mTLS evaluation with docker run -e … (MTLS-DOCS evaluation page)', async () => {
+    const { config } = await loadConfig({
+      env: {
+        HTTPS_ENABLED: 'true',
+        HTTPS_LISTEN: ':8443',
+        HTTP_ENABLED: 'true',
+        HTTP_LISTEN: ':8080',
+        ...certs(),
+        MTLS_ENABLED: 'true',
+        MTLS_MENDER_PASSWORD: 'password',
+        MTLS_MENDER_USERNAME: 'mtls@mender.io',
+        UPSTREAM_SERVER_URL: 'https://hosted.mender.io',
+      },
     });
+    expect(config.sourceFile).toBeUndefined();
+    expect(config.https.listen.port).toBe(8443);
+    expect(config.http.listen.port).toBe(8080);
+    expect(config.mtls.enabled).toBe(true);
+  });
 
-    it('Kubernetes deployment env (MTLS-DOCS production page)', async () => {
-      const { config } = await loadConfig({
-        env: {
-          HTTP_ENABLED: 'true',
-          HTTP_LISTEN: ':8080',
-          HTTPS_ENABLED: 'true',
-          HTTPS_LISTEN: ':8443',
-          ...certs(),
-          UPSTREAM_SERVER_URL: 'https://hosted.mender.io',
-          MTLS_MENDER_USERNAME: 'mtls@mender.io',
-          MTLS_MENDER_PASSWORD: 'password',
-        },
-      });
-      expect(config.http.enabled && config.https.enabled).toBe(true);
+  it('Kubernetes deployment env (MTLS-DOCS production page)', async () => {
+    const { config } = await loadConfig({
+      env: {
+        HTTP_ENABLED: 'true',
+        HTTP_LISTEN: ':8080',
+        HTTPS_ENABLED: 'true',
+        HTTPS_LISTEN: ':8443',
+        ...certs(),
+        UPSTREAM_SERVER_URL: 'https://hosted.mender.io',
+        MTLS_MENDER_USERNAME: 'mtls@mender.io',
+        MTLS_MENDER_PASSWORD: 'password',
+      },
     });
-  },
-);
+    expect(config.http.enabled && config.https.enabled).toBe(true);
+  });
+});

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipBecause } from '../../support/skip-reason.js';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -632,18 +633,21 @@ describe('loadConfig: the file', () => {
     ]);
   });
 
-  it.skipIf(existsSync(DEFAULT_CONFIG_PATH))(
-    'without a path and without the default file, runs from the environment only',
-    async () => {
-      const { config, warnings } = await loadConfig({
-        env: { UPSTREAM_SERVER_URL: 'https://hosted.mender.io', HTTP_ENABLED: 'true', HTTP_LISTEN: ':8080' },
-      });
-      expect(config.sourceFile).toBeUndefined();
-      expect(config.http.listen.port).toBe(8080);
-      expect(config.https.enabled).toBe(false);
-      expect(warnings).toEqual([]);
-      const errors = await errorsOf({ env: {} });
-      expect(errors[0]).toMatchObject({ path: '$.UpstreamServer.URL', source: 'defaults' });
-    },
-  );
+  it.skipIf(
+    skipBecause(
+      existsSync(DEFAULT_CONFIG_PATH),
+      'env-only loading',
+      `${DEFAULT_CONFIG_PATH} exists on this machine`,
+    ),
+  )('without a path and without the default file, runs from the environment only', async () => {
+    const { config, warnings } = await loadConfig({
+      env: { UPSTREAM_SERVER_URL: 'https://hosted.mender.io', HTTP_ENABLED: 'true', HTTP_LISTEN: ':8080' },
+    });
+    expect(config.sourceFile).toBeUndefined();
+    expect(config.http.listen.port).toBe(8080);
+    expect(config.https.enabled).toBe(false);
+    expect(warnings).toEqual([]);
+    const errors = await errorsOf({ env: {} });
+    expect(errors[0]).toMatchObject({ path: '$.UpstreamServer.URL', source: 'defaults' });
+  });
 });
