@@ -6,12 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(mender-client mender-artifact openssl util-linux)
+DEBIAN_PACKAGES=(mender-client mender-artifact openssl util-linux nginx wrk)
 missing=()
 command -v mender >/dev/null 2>&1 || missing+=(mender-client)
 command -v mender-artifact >/dev/null 2>&1 || missing+=(mender-artifact)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${DEBIAN_PACKAGES[*]}"
   SUDO=""

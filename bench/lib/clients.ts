@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { DownloadResult, DownloadSpec } from '../client/downloads.js';
+import { percentile } from './stats.js';
+import { pinned, REPO_ROOT } from './servers.js';
+
+const run = promisify(execFile);
+
+/** Run the download client in its own process (pinned to `cpus`). */
+export async function runDownloads(
+  specs: DownloadSpec[],
+  cpus: string | undefined,
+): Promise<{ results: DownloadResult[]; clientCpuSeconds: number }> {
+  const [command, args] = pinned(cpus, process.execPath, [
+    '--import',
+    'tsx',
+    join(REPO_ROOT, 'bench', 'client', 'downloads.ts'),
+    JSON.stringify(specs),
+  ]);
+  const { stdout } = await run(command, args, { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 });
+  return JSON.parse(stdout) as { results: DownloadResult[]; clientCpuSeconds: number };
+}
+
+export interface ApiLoadResult {
+  tool: 'wrk' | 'node-undici';
+  requests: number;
+  errors: number;
+  seconds: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+function wrkDuration(text: string): number {
+  const match = /^([\d.]+)(us|ms|s|m)$/.exec(text);
+  if (match === null) return Number.NaN;
+  const value = Number(match[1]);
+  const unit = match[2];
+  return unit === 'us' ? value / 1000 : unit === 'ms' ? value : unit === 's' ? value * 1000 : value * 60_000;
+}
+
+/** Parse `wrk --latency` output. */
+export function parseWrk(out: string): Omit<ApiLoadResult, 'tool'> {
+  const requestsMatch = /(\d+) requests in ([\d.]+)(ms|s|m)/.exec(out);
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const p50 = /^\s+50%\s+(\S+)/m.exec(out);
+  const p99 = /^\s+99%\s+(\S+)/m.exec(out);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const secondsUnit = requestsMatch?.[3];
+  const secondsValue = Number(requestsMatch?.[2]);
+  const seconds =
+    secondsUnit === 'ms' ? secondsValue / 1000 : secondsUnit === 'm' ? secondsValue * 60 : secondsValue;
+  const errors =
+    Number(non2xx?.[1] ?? 0) +
+    (socketErrors === null ? 0 : socketErrors.slice(1).reduce((sum, v) => sum + Number(v), 0));
+  return {
+    requests: Number(requestsMatch?.[1] ?? Number.NaN),
+    errors,
+    seconds,
+    requestsPerSecond: Number(rps?.[1] ?? Number.NaN),
+    p50Ms: wrkDuration(p50?.[1] ?? ''),
+    p99Ms: wrkDuration(p99?.[1] ?? ''),
+  };
+}
+
+/** Closed-loop load on one URL with `connections` keep-alive connections for `seconds`. */
+export async function runApiLoad(
+  url: string,
+  connections: number,
+  seconds: number,
+  cpus: string | undefined,
+  wrk: string | undefined,
+): Promise<ApiLoadResult> {
+  if (wrk !== undefined) {
+    const [command, args] = pinned(cpus, wrk, [
+      '-t1',
+      `-c${connections}`,
+      `-d${seconds}s`,
+      '--latency',
+      '--timeout',
+      '10s',
+      url,
+    ]);
+    const { stdout } = await run(command, args, { maxBuffer: 4 * 1024 * 1024 });
+    return { tool: 'wrk', ...parseWrk(stdout) };
+  }
+  const [command, args] = pinned(cpus, process.execPath, [
+    '--import',
+    'tsx',
+    join(REPO_ROOT, 'bench', 'client', 'api-load.ts'),
+    JSON.stringify({ url, connections, durationMs: seconds * 1000 }),
+  ]);
+  const { stdout } = await run(command, args, { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 });
+  const raw = JSON.parse(stdout) as {
+    requests: number;
+    errors: number;
+    seconds: number;
+    latenciesMs: number[];
+  };
+  return {
+    tool: 'node-undici',
+    requests: raw.requests,
+    errors: raw.errors,
+    seconds: raw.seconds,
+    requestsPerSecond: raw.requests / raw.seconds,
+    p50Ms: percentile(raw.latenciesMs, 50),
+    p99Ms: percentile(raw.latenciesMs, 99),
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * The benchmark suite of issue #6: nginx (TLS caching reverse proxy) vs `mender-gw serve`
+ * in front of the same loopback origin, measured in the same run, alternating.
+ *
+ *   npx tsx bench/run.ts [--quick] [--only M1,M2,...] [--reps N] [--out DIR] [--no-pin] [--cpu-prof DIR]
+ *
+ * Writes bench/results/<timestamp>.json (or DIR) and prints a table. See docs/performance.md.
+ */
+import { join, resolve } from 'node:path';
+import { formatTable, METRICS, runBench } from './suite.js';
+import type { MetricName } from './suite.js';
+import { REPO_ROOT } from './lib/servers.js';
+
+interface Args {
+  quick: boolean;
+  only: MetricName[];
+  reps: number | undefined;
+  outDir: string;
+  pin: boolean;
+  cpuProfDir: string | undefined;
+}
+
+function parseArgs(argv: string[]): Args {
+  let quick = false;
+  let only: MetricName[] = [...METRICS];
+  let reps: number | undefined;
+  let outDir = join(REPO_ROOT, 'bench', 'results');
+  let pin = true;
+  let cpuProfDir: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = (): string => {
+      const next = argv[++i];
+      if (next === undefined) throw new Error(`${arg} needs a value`);
+      return next;
+    };
+    if (arg === '--quick') quick = true;
+    else if (arg === '--no-pin') pin = false;
+    else if (arg === '--only') {
+      const names = value()
+        .split(',')
+        .map((s) => s.trim());
+      const unknown = names.filter((n) => !(METRICS as readonly string[]).includes(n));
+      if (unknown.length > 0)
+        throw new Error(`--only: unknown metric ${unknown.join(', ')} (known: ${METRICS.join(', ')})`);
+      only = names as MetricName[];
+    } else if (arg === '--reps') {
+      reps = Number(value());
+      if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps needs a positive integer');
+    } else if (arg === '--out') outDir = value();
+    else if (arg === '--cpu-prof') cpuProfDir = resolve(value());
+    else throw new Error(`unknown argument ${arg}`);
+  }
+  return { quick, only, reps, outDir, pin, cpuProfDir };
+}
+
+const args = parseArgs(process.argv.slice(2));
+const { result, path } = await runBench({
+  quick: args.quick,
+  only: args.only,
+  reps: args.reps ?? (args.quick ? 1 : 3),
+  outDir: args.outDir,
+  pin: args.pin,
+  cpuProfDir: args.cpuProfDir,
+  log: (line) => console.error(`[bench] ${line}`),
+});
+console.log(formatTable(result));
+console.log(
+  `\nnginx: ${result.nginx.available ? (result.nginx.version ?? '') : `SKIPPED — ${result.nginx.reason ?? ''}`}`,
+);
+console.log(`load: ${result.load.pinning}; API load: ${result.load.api}`);
+console.log(
+  `machine load average (1 min): ${result.machine.loadAverage.start.toFixed(2)} at start, ${result.machine.loadAverage.end.toFixed(2)} at end — anything else running skews the figures`,
+);
+console.log(`results: ${path}`);
+if (result.errors.length > 0) {
+  console.error(`errors:\n${result.errors.join('\n')}`);
+  process.exitCode = 1;
+}
