@@ -139,8 +139,9 @@ export class ArtifactCache {
             };
           } catch (err) {
             // A small fill can be committed and renamed before its own requester opens it:
-            // the next round finds the complete entry.
+            // once the fill has finished, the next round finds the complete entry.
             if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+            await result.fill.finished.catch(() => undefined);
             continue;
           }
         }
@@ -152,7 +153,10 @@ export class ArtifactCache {
           try {
             return { kind: 'fill', fill, reader: await fill.openReader(), started: false, release };
           } catch (err) {
+            // Renamed into a complete entry under us: wait for the fill to publish it, then retry
+            // (never fall back to a second upstream download, issue #3 item 5).
             if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+            await fill.finished.catch(() => undefined);
           }
         } else {
           const failure = await fill.finished.then(

@@ -132,8 +132,10 @@ class DiskWriter implements ArtifactWriter {
     const paths = entryPaths(this.store.location, this.key);
     await writeFileDurably(paths.meta, `${JSON.stringify(entry, null, 2)}\n`, 0o640);
     await rename(this.path, paths.data);
-    await syncDir(this.store.location);
+    // Index before any further await: from the rename on, the partial path is gone, and a
+    // reader that misses it must find the complete entry instead (no window between the two).
     this.store.index(entry);
+    await syncDir(this.store.location);
     return entry;
   }
 
