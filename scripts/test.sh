@@ -24,6 +24,8 @@ fi
 
 echo "==> npm ci"
 npm ci --no-audit --no-fund
+echo "==> npm audit (production dependencies)"
+./scripts/audit.sh
 
 echo "==> lint"
 npm run lint

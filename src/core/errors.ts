@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   MGW_BAD_REQUEST: { exitCode: 1, httpStatus: 400 },
   /** A request body exceeded the limit for its endpoint. */
   MGW_BODY_TOO_LARGE: { exitCode: 1, httpStatus: 413 },
+  /** A device stopped sending a request body the gateway must read (intercepted endpoints; issue #7). */
+  MGW_REQUEST_TIMEOUT: { exitCode: 1, httpStatus: 408 },
   /** A gateway artifact link is malformed (protocol doc §4.4: 400). */
   MGW_LINK_MALFORMED: { exitCode: 1, httpStatus: 400 },
   /** A gateway artifact link is expired or its signature does not match (§4.4: 403). */

@@ -120,6 +120,13 @@ export function buildGatewayConfig(
       listen: listenAddress(raw.Metrics?.Listen, CONFIG_DEFAULTS.metricsListen, true),
     },
     debugLog: raw.DebugLog ?? CONFIG_DEFAULTS.debugLog,
+    deviceConnections: {
+      maxPerIp: raw.DeviceConnections?.MaxPerIP ?? CONFIG_DEFAULTS.deviceMaxConnectionsPerIp,
+      headersTimeoutMs: durationMs(
+        raw.DeviceConnections?.HeadersTimeout,
+        CONFIG_DEFAULTS.deviceHeadersTimeout,
+      ),
+    },
     timeouts: {
       connectMs: durationMs(upstream.ConnectTimeout, CONFIG_DEFAULTS.connectTimeout),
       headersMs: durationMs(upstream.ResponseTimeout, CONFIG_DEFAULTS.responseTimeout),

@@ -47,4 +47,13 @@ export const CONFIG_DEFAULTS = {
   responseTimeout: '60s',
   bodyIdleTimeout: '5m',
   shutdownGracePeriod: '30s',
+  /**
+   * mender-gw extensions (issue #7). 1024 connections per address leaves room for ~500 devices
+   * behind one NAT address (a device keeps one or two connections; the mTLS load test sends 500
+   * first auth requests at once from one address); larger sites behind one address, or a
+   * reverse proxy on the same host, raise it or set 0 (docs/security.md).
+   */
+  deviceMaxConnectionsPerIp: 1024,
+  /** Node's own default for headersTimeout; also bounds the TLS handshake. */
+  deviceHeadersTimeout: '60s',
 } as const;

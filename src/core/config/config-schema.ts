@@ -167,6 +167,19 @@ const whitelistEntry = z.string().superRefine((text, ctx) => {
 });
 
 const bool = (description: string) => z.boolean().meta({ description });
+
+/** A count such as a connection limit: a whole number ≥ 0 (a JSON number, not a string). */
+const wholeNumber = (description: string) =>
+  z
+    .number()
+    .superRefine((n, ctx) => {
+      if (!Number.isSafeInteger(n) || n < 0) {
+        ctx.addIssue(
+          custom(`${n} is not a whole number ≥ 0`, 'write a whole number such as 1024, without quotes'),
+        );
+      }
+    })
+    .meta({ description, type: 'integer', minimum: 0, examples: [1024] });
 const path = (description: string) => z.string().meta({ description });
 
 const inventoryValue = z.union([z.string(), z.number(), z.array(z.string()), z.array(z.number())]);
@@ -297,6 +310,18 @@ export const rawConfigSchema = z
         Enabled: bool('Prometheus /metrics listener (unauthenticated).').optional(),
         Listen: listen('IP:port of the metrics listener (IP address or empty host).', {
           ipOnly: true,
+        }).optional(),
+      })
+      .optional(),
+    DeviceConnections: z
+      .object({
+        MaxPerIP: wholeNumber(
+          'mender-gw extension: open connections allowed from one IP address on the device listeners; 0 means no limit.',
+        ).optional(),
+        HeadersTimeout: goDuration({
+          allowZero: false,
+          description:
+            'mender-gw extension: time a device has to complete the TLS handshake and send its request headers.',
         }).optional(),
       })
       .optional(),

@@ -14,12 +14,13 @@ import { configIssue, quoteValue } from './config-issue.js';
  * - Booleans accept exactly Go's `strconv.ParseBool` set (protocol doc §6.2).
  * - Lists (`ARTIFACTS_PROXY_DOMAIN_WHITELIST`) are split on commas and/or whitespace
  *   (the format is unpublished; protocol doc §9 item 17).
+ * - Whole numbers (`DEVICE_CONNECTIONS_MAX_PER_IP`) must be digits only; they become JSON numbers.
  * - Everything else is copied as a string and validated by the schema like a file value,
  *   so a bad `HTTPS_LISTEN` is reported by the same check as a bad `HTTPS.Listen`.
  */
 
 /** How the variable's text becomes a JSON value. `duration` and `string` both stay strings. */
-export type EnvKind = 'string' | 'bool' | 'csv' | 'duration';
+export type EnvKind = 'string' | 'bool' | 'csv' | 'duration' | 'integer';
 
 export interface EnvAlias {
   env: string;
@@ -153,6 +154,20 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { env: 'METRICS_ENABLED', path: ['Metrics', 'Enabled'], kind: 'bool' },
   { env: 'METRICS_LISTEN', path: ['Metrics', 'Listen'], kind: 'string' },
 
+  // Device listener limits (issue #7)
+  {
+    env: 'DEVICE_CONNECTIONS_MAX_PER_IP',
+    path: ['DeviceConnections', 'MaxPerIP'],
+    kind: 'integer',
+    extension: true,
+  },
+  {
+    env: 'DEVICE_CONNECTIONS_HEADERS_TIMEOUT',
+    path: ['DeviceConnections', 'HeadersTimeout'],
+    kind: 'duration',
+    extension: true,
+  },
+
   // Process lifecycle (protocol doc §7 "Graceful restart")
   { env: 'SHUTDOWN_GRACE_PERIOD', path: ['ShutdownGracePeriod'], kind: 'duration', extension: true },
 ];
@@ -220,6 +235,22 @@ export function applyEnvOverrides(
       }
       case 'csv':
         value = splitEnvList(text);
+        break;
+      case 'integer':
+        // Digits only: the schema then checks the number like a file value.
+        if (!/^\d+$/.test(text)) {
+          issues.push(
+            configIssue(
+              'error',
+              entry.path,
+              source,
+              `${quoteValue(text, entry.secret)} is not a whole number`,
+              `set ${name} to a whole number such as 1024`,
+            ),
+          );
+          continue;
+        }
+        value = Number(text);
         break;
       case 'string':
       case 'duration':

@@ -82,6 +82,17 @@ export interface GatewayConfig {
   /** Legacy root-level `DebugLog: true` maps to log level debug. */
   debugLog: boolean;
 
+  /**
+   * mender-gw extension (issue #7): limits on the device listeners, against one address or slow
+   * client holding the gateway's connections.
+   */
+  deviceConnections: {
+    /** Open connections allowed from one IP address on the device listeners together; 0 = no limit. */
+    maxPerIp: number;
+    /** Time a device has to complete the TLS handshake and its request headers (Node's headersTimeout). */
+    headersTimeoutMs: number;
+  };
+
   /** Timeouts for the upstream link (milliseconds). */
   timeouts: {
     connectMs: number;

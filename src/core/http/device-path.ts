@@ -4,9 +4,9 @@
  * Only `/api/devices/**` is relayed. The check runs on the raw request target as the
  * upstream will see it, so it must also refuse anything a server or reverse proxy
  * upstream could normalise into another API: dot segments (`/api/devices/../management`),
- * their percent-encoded forms (`%2e%2e`), and encoded separators (`%2f`, `%5c`) that
- * some proxies decode before routing. Otherwise the management API would be reachable
- * from the device network through the gateway.
+ * their percent-encoded forms (`%2e%2e`, also double-encoded `%252e%252e`), and encoded
+ * separators (`%2f`, `%5c`) that some proxies decode before routing. Otherwise the management
+ * API would be reachable from the device network through the gateway.
  */
 
 export const DEVICE_API_PREFIX = '/api/devices/';
@@ -22,14 +22,26 @@ export function splitTarget(target: string): { path: string; query: string } {
   return q === -1 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q) };
 }
 
+/** Decoding rounds checked: `%2e`, `%252e`, `%25252e` (more is not a plausible server bug). */
+const DECODE_ROUNDS = 3;
+
 function isUnsafeSegment(segment: string): boolean {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(segment);
-  } catch {
-    return true; // malformed percent-encoding: nothing legitimate sends it
+  // Also decoded more than once (issue #7): a server or proxy behind upstream that decodes twice
+  // would turn `%252e%252e` into `..` (double encoding, CWE-174). No device API path has a
+  // percent-encoded percent sign, so refusing these costs nothing.
+  let current = segment;
+  for (let round = 0; round < DECODE_ROUNDS; round++) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(current);
+    } catch {
+      return round === 0; // malformed percent-encoding: nothing legitimate sends it
+    }
+    if (decoded === '.' || decoded === '..' || decoded.includes('/') || decoded.includes('\\')) return true;
+    if (decoded === current) return false;
+    current = decoded;
   }
-  return decoded === '.' || decoded === '..' || decoded.includes('/') || decoded.includes('\\');
+  return false;
 }
 
 export function classifyPath(path: string): PathVerdict {

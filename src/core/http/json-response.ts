@@ -6,12 +6,19 @@ import type { ServerResponse } from 'node:http';
  * thing left is to cut the connection, so the device sees a broken transfer, never a
  * truncated body that looks complete (protocol doc §7, MEN-9044).
  */
-export function sendJsonError(res: ServerResponse, status: number, message: string, requestId?: string): void {
+export function sendJsonError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  requestId?: string,
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = JSON.stringify(requestId === undefined ? { error: message } : { error: message, request_id: requestId });
+  const body = JSON.stringify(
+    requestId === undefined ? { error: message } : { error: message, request_id: requestId },
+  );
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),

@@ -10,6 +10,7 @@ import { AUTH_REQUESTS_PATH } from '../mtls/auth-request-interceptor.js';
 import type { AuthRequestInterceptor } from '../mtls/auth-request-interceptor.js';
 import { isInventoryUpdate } from '../device-system/inventory-interceptor.js';
 import type { InventoryInterceptor } from '../device-system/inventory-interceptor.js';
+import { setBodyIdleTimeout } from '../http/read-body.js';
 
 /** Where a request came from: the listener and, on HTTPS with mTLS, the verified client certificate. */
 export interface RequestOrigin {
@@ -17,7 +18,12 @@ export interface RequestOrigin {
   certificate: { serial: string; subject: string } | undefined;
 }
 
-export type DeviceApiHandler = (req: IncomingMessage, res: ServerResponse, exchange: RelayExchange, origin: RequestOrigin) => Promise<void>;
+export type DeviceApiHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  exchange: RelayExchange,
+  origin: RequestOrigin,
+) => Promise<void>;
 
 export interface DeviceApiParts {
   relay: DeviceApiRelay;
@@ -28,6 +34,11 @@ export interface DeviceApiParts {
   auth: AuthRequestInterceptor | undefined;
   /** Present when Features.DeviceSystem is enabled. */
   inventory: InventoryInterceptor | undefined;
+  /**
+   * Longest silence while the gateway reads a body itself (`UpstreamServer.BodyIdleTimeout`);
+   * 0 or absent: no limit. Relayed bodies stream through and are never cut (issue #7).
+   */
+  bodyIdleMs?: number | undefined;
 }
 
 /**
@@ -38,16 +49,29 @@ export interface DeviceApiParts {
 export function createDeviceApiRouter(parts: DeviceApiParts): DeviceApiHandler {
   return async (req, res, exchange, origin) => {
     const { path } = splitTarget(req.url ?? '/');
+    if (parts.bodyIdleMs !== undefined) setBodyIdleTimeout(req, parts.bodyIdleMs);
     if (ArtifactDownloads.handles(path)) {
       if (parts.downloads === undefined) {
-        failExchange(res, exchange, new GatewayError('MGW_NOT_FOUND', 'artifact links are not served: Features.ArtifactsProxy is disabled'));
+        failExchange(
+          res,
+          exchange,
+          new GatewayError(
+            'MGW_NOT_FOUND',
+            'artifact links are not served: Features.ArtifactsProxy is disabled',
+          ),
+        );
         return;
       }
       await parts.downloads.handle(req, res, exchange);
       return;
     }
     // Auto-accept only for a verified certificate on HTTPS (§3.7 step 1); never on plain HTTP.
-    if (parts.auth !== undefined && origin.certificate !== undefined && req.method === 'POST' && path === AUTH_REQUESTS_PATH) {
+    if (
+      parts.auth !== undefined &&
+      origin.certificate !== undefined &&
+      req.method === 'POST' &&
+      path === AUTH_REQUESTS_PATH
+    ) {
       await parts.auth.handle(req, res, exchange, origin.certificate);
       return;
     }

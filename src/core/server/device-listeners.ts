@@ -26,12 +26,20 @@ export interface BoundAddress {
  * (300 s for the whole request) would cut slow deployment-log uploads from a satellite
  * site, so it is off; headers must still arrive promptly; idle keep-alive connections
  * stay ≥ 90 s (protocol doc §7, "Timeouts") so a polling device reuses its connection.
+ *
+ * `headersTimeout` is `DeviceConnections.HeadersTimeout` (issue #7, slow-header clients). Node
+ * checks it only every `connectionsCheckingInterval` (30 s by default), so the interval follows
+ * the timeout: a connection is cut at most a quarter of the timeout late.
  */
-const SERVER_OPTIONS: HttpServerOptions = {
-  requestTimeout: 0,
-  headersTimeout: 60_000,
-  keepAliveTimeout: 90_000,
-};
+function serverOptions(config: GatewayConfig): HttpServerOptions {
+  const headersTimeout = config.deviceConnections.headersTimeoutMs;
+  return {
+    requestTimeout: 0,
+    headersTimeout,
+    connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 4))),
+    keepAliveTimeout: 90_000,
+  };
+}
 
 /**
  * `clientCa` set: mTLS (protocol doc §3.3). The handshake requires a certificate chaining to a
@@ -39,20 +47,36 @@ const SERVER_OPTIONS: HttpServerOptions = {
  * counts as an anchor like in Go (`allowPartialTrustChain`). With InsecureSkipClientExpireAfter
  * OpenSSL must not reject expired leaves itself, so verification moves to checkPeer().
  */
-export function createDeviceListeners(config: GatewayConfig, tls: ServerTlsMaterial | undefined, clientCa?: string): DeviceListener[] {
+export function createDeviceListeners(
+  config: GatewayConfig,
+  tls: ServerTlsMaterial | undefined,
+  clientCa?: string,
+): DeviceListener[] {
   const listeners: DeviceListener[] = [];
   if (config.http.enabled) {
-    listeners.push({ kind: 'http', server: createHttpServer(SERVER_OPTIONS), listen: config.http.listen });
+    listeners.push({
+      kind: 'http',
+      server: createHttpServer(serverOptions(config)),
+      listen: config.http.listen,
+    });
   }
   if (config.https.enabled && tls !== undefined) {
     const server = createHttpsServer({
-      ...SERVER_OPTIONS,
+      ...serverOptions(config),
+      // A connection that never completes its handshake is a slow-header client too (Node's
+      // default would hold it for 120 s); it is reported as a failed handshake.
+      handshakeTimeout: config.deviceConnections.headersTimeoutMs,
       cert: tls.cert,
       key: tls.key,
       minVersion: config.https.minimumTlsVersion,
       ...(clientCa === undefined
         ? {}
-        : { requestCert: true, rejectUnauthorized: !config.mtls.insecureSkipClientExpireAfter, ca: clientCa, allowPartialTrustChain: true }),
+        : {
+            requestCert: true,
+            rejectUnauthorized: !config.mtls.insecureSkipClientExpireAfter,
+            ca: clientCa,
+            allowPartialTrustChain: true,
+          }),
     });
     listeners.push({ kind: 'https', server, listen: config.https.listen });
   }
@@ -71,7 +95,13 @@ export function bindListener(listener: DeviceListener): Promise<BoundAddress> {
           : err.code === 'EACCES'
             ? 'Ports below 1024 need root or CAP_NET_BIND_SERVICE; use a higher port or grant the capability.'
             : 'Check that the address belongs to this host.';
-      reject(new GatewayError('MGW_LISTEN_FAILED', `cannot listen on ${key} "${listen.raw}": ${err.code ?? err.message}`, { cause: err, hint }));
+      reject(
+        new GatewayError(
+          'MGW_LISTEN_FAILED',
+          `cannot listen on ${key} "${listen.raw}": ${err.code ?? err.message}`,
+          { cause: err, hint },
+        ),
+      );
     };
     server.once('error', onError);
     server.listen({ port: listen.port, ...(listen.host === undefined ? {} : { host: listen.host }) }, () => {
@@ -80,7 +110,12 @@ export function bindListener(listener: DeviceListener): Promise<BoundAddress> {
       const wildcard = address.address === '::' || address.address === '0.0.0.0';
       const host = wildcard ? '127.0.0.1' : address.address;
       const urlHost = host.includes(':') ? `[${host}]` : host;
-      resolve({ kind, host: address.address, port: address.port, url: `${kind}://${urlHost}:${address.port}` });
+      resolve({
+        kind,
+        host: address.address,
+        port: address.port,
+        url: `${kind}://${urlHost}:${address.port}`,
+      });
     });
   });
 }

@@ -24,6 +24,8 @@ import type { ServerTlsMaterial } from './tls-material.js';
 import { bindListener, createDeviceListeners } from './device-listeners.js';
 import type { BoundAddress, DeviceListener } from './device-listeners.js';
 import { createRequestHandler, createUpgradeHandler } from './request-handler.js';
+import { createClientErrorHandler, createConnectRefusal } from './client-error.js';
+import { ConnectionLimit } from './connection-limit.js';
 import type { HandlerContext } from './request-handler.js';
 
 export type { BoundAddress } from './device-listeners.js';
@@ -57,7 +59,11 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const { logger } = deps;
   const env = deps.env ?? process.env;
   let serverTls: ServerTlsMaterial | undefined;
-  if (config.https.enabled && config.https.serverCertificate !== undefined && config.https.serverKey !== undefined) {
+  if (
+    config.https.enabled &&
+    config.https.serverCertificate !== undefined &&
+    config.https.serverKey !== undefined
+  ) {
     serverTls = await loadServerTls(config.https.serverCertificate, config.https.serverKey);
   }
   const upstreamTls: ConnectionOptions = await loadUpstreamTls(config.upstream);
@@ -67,21 +73,49 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const relay = new DeviceApiRelay(config.upstream.url, dispatcher);
   relay.onResponseTime = (seconds) => metrics.upstreamLatency.observe(seconds);
   const artifacts = await createArtifactsFeature(config, relay, dispatcher, logger, metrics);
-  const readiness = new ReadinessProbe(config.upstream.url, dispatcher, artifacts?.cache === undefined ? undefined : config.artifactsProxy.cache.path);
+  const readiness = new ReadinessProbe(
+    config.upstream.url,
+    dispatcher,
+    artifacts?.cache === undefined ? undefined : config.artifactsProxy.cache.path,
+  );
   const mtls = await createMtlsFeature(config, relay, dispatcher, logger);
   const inventory =
     config.deviceSystem.enabled && config.deviceSystem.systemId !== undefined
-      ? new InventoryInterceptor(relay, config.deviceSystem.systemId, config.deviceSystem.defaultInventory, logger)
+      ? new InventoryInterceptor(
+          relay,
+          config.deviceSystem.systemId,
+          config.deviceSystem.defaultInventory,
+          logger,
+        )
       : undefined;
-  const deviceApi = createDeviceApiRouter({ relay, next: artifacts?.next, downloads: artifacts?.downloads, auth: mtls?.auth, inventory });
+  const deviceApi = createDeviceApiRouter({
+    relay,
+    next: artifacts?.next,
+    downloads: artifacts?.downloads,
+    auth: mtls?.auth,
+    inventory,
+    // Bodies the gateway reads itself (auth requests, inventory) must keep arriving (issue #7).
+    bodyIdleMs: config.timeouts.bodyIdleMs,
+  });
 
   if (config.upstream.insecureSkipVerify) {
-    logger.warn({ upstream: config.upstream.url.origin }, 'UpstreamServer.InsecureSkipVerify is on: the upstream certificate is NOT verified; anyone on the path can impersonate the Mender server');
+    logger.warn(
+      { upstream: config.upstream.url.origin },
+      'UpstreamServer.InsecureSkipVerify is on: the upstream certificate is NOT verified; anyone on the path can impersonate the Mender server',
+    );
   }
   if (proxy.httpProxy !== undefined || proxy.httpsProxy !== undefined) {
     // Only the proxy's host is logged: its URL may carry user:password (protocol doc §6.5).
-    const proxyHost = (value: string | undefined): string | undefined => (value === undefined ? undefined : safeHost(value));
-    logger.info({ httpProxy: proxyHost(proxy.httpProxy), httpsProxy: proxyHost(proxy.httpsProxy), noProxy: proxy.noProxy }, 'outbound proxy configured');
+    const proxyHost = (value: string | undefined): string | undefined =>
+      value === undefined ? undefined : safeHost(value);
+    logger.info(
+      {
+        httpProxy: proxyHost(proxy.httpProxy),
+        httpsProxy: proxyHost(proxy.httpsProxy),
+        noProxy: proxy.noProxy,
+      },
+      'outbound proxy configured',
+    );
   }
 
   const active = new Set<ServerResponse>();
@@ -93,7 +127,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     deviceApi,
     metrics,
     readiness,
-    mtls: mtls === undefined ? undefined : { policy: mtls.policy, allowDeviceApiOnHttp: mtls.allowDeviceApiOnHttp },
+    mtls:
+      mtls === undefined
+        ? undefined
+        : { policy: mtls.policy, allowDeviceApiOnHttp: mtls.allowDeviceApiOnHttp },
     logger,
     isClosing: () => closing,
     track(res) {
@@ -120,7 +157,15 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
             tunnels.delete(socket);
             if (status === 101) metrics.tunnelsOpen.dec();
             logger[status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info'](
-              { requestId, ip: clientIp, status, bytesIn, bytesOut, durationMs: Date.now() - started, ...(error ? { error: error.message } : {}) },
+              {
+                requestId,
+                ip: clientIp,
+                status,
+                bytesIn,
+                bytesOut,
+                durationMs: Date.now() - started,
+                ...(error ? { error: error.message } : {}),
+              },
               status === 101 ? 'websocket tunnel closed' : 'websocket upgrade refused',
             );
           },
@@ -130,7 +175,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   };
 
   const listeners: DeviceListener[] = createDeviceListeners(config, serverTls, mtls?.clientCa);
+  // One count per address across both listeners (DeviceConnections.MaxPerIP, issue #7).
+  const connectionLimit = new ConnectionLimit(config.deviceConnections.maxPerIp, logger);
   for (const listener of listeners) {
+    connectionLimit.attach(listener.server, listener.kind);
     listener.server.on('request', createRequestHandler(ctx, listener.kind));
     listener.server.on('upgrade', createUpgradeHandler(ctx, listener.kind));
     if (listener.kind === 'https' && mtls !== undefined) {
@@ -141,10 +189,16 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
         const verdict = checkPeer(socket, policy);
         metrics.mtls.inc({ result: verdict.ok ? 'accepted' : 'refused' });
         if (!verdict.ok) {
-          logger.warn({ ip: socket.remoteAddress, reason: verdict.reason, serial: verdict.serial }, 'mTLS: device refused');
+          logger.warn(
+            { ip: socket.remoteAddress, reason: verdict.reason, serial: verdict.serial },
+            'mTLS: device refused',
+          );
           socket.destroy();
         } else if (verdict.expiredAccepted) {
-          logger.warn({ ip: socket.remoteAddress, serial: verdict.serial, subject: verdict.subject }, 'mTLS: expired device certificate accepted (InsecureSkipClientExpireAfter)');
+          logger.warn(
+            { ip: socket.remoteAddress, serial: verdict.serial, subject: verdict.subject },
+            'mTLS: expired device certificate accepted (InsecureSkipClientExpireAfter)',
+          );
         }
       });
     }
@@ -159,16 +213,21 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
         const raw = (socket as TLSSocket & { _parent?: Socket })._parent;
         // A code string such as CERT_HAS_EXPIRED at run time, whatever the types say.
         const verdict = socket.authorizationError as unknown;
-        const reason = typeof verdict === 'string' ? `client certificate not trusted (${verdict})` : err.message;
-        logger.warn({ ip: socket.remoteAddress ?? (raw === undefined ? undefined : peers.get(raw)), code: err.code, reason }, mtls === undefined ? 'TLS handshake failed' : 'mTLS: handshake refused');
+        const reason =
+          typeof verdict === 'string' ? `client certificate not trusted (${verdict})` : err.message;
+        logger.warn(
+          {
+            ip: socket.remoteAddress ?? (raw === undefined ? undefined : peers.get(raw)),
+            code: err.code,
+            reason,
+          },
+          mtls === undefined ? 'TLS handshake failed' : 'mTLS: handshake refused',
+        );
       });
     }
-    listener.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      // Malformed HTTP from a device: answer 400 if we still can, never crash (issue #7).
-      logger.warn({ listener: listener.kind, ip: socket.remoteAddress, code: err.code }, 'malformed request');
-      if (socket.writable && !socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      else socket.destroy();
-    });
+    // Malformed HTTP, oversized headers, slow headers: answered like Node would, logged once (issue #7).
+    listener.server.on('clientError', createClientErrorHandler(listener.kind, logger));
+    listener.server.on('connect', createConnectRefusal(listener.kind, logger));
   }
 
   let started = false;
@@ -183,15 +242,24 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       try {
         for (const listener of listeners) bound.push(await bindListener(listener));
       } catch (err) {
-        await Promise.all(listeners.map((l) => new Promise<void>((resolve) => (l.server.listening ? l.server.close(() => resolve()) : resolve()))));
+        await Promise.all(
+          listeners.map(
+            (l) =>
+              new Promise<void>((resolve) =>
+                l.server.listening ? l.server.close(() => resolve()) : resolve(),
+              ),
+          ),
+        );
         mtls?.close();
         await artifacts?.close();
         await dispatcher.close();
         throw err;
       }
-      for (const address of bound) logger.info({ listener: address.kind, address: address.host, port: address.port }, 'listening');
+      for (const address of bound)
+        logger.info({ listener: address.kind, address: address.host, port: address.port }, 'listening');
       logger.info({ upstream: config.upstream.url.origin }, 'relaying the Mender device API');
-      if (config.metrics.enabled) metricsServer = await startMetricsListener(config.metrics.listen, metrics, logger);
+      if (config.metrics.enabled)
+        metricsServer = await startMetricsListener(config.metrics.listen, metrics, logger);
       return bound;
     },
     async close() {
@@ -199,7 +267,12 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       closing = true;
       logger.info({ inFlight: active.size, tunnels: tunnels.size }, 'shutting down');
       const serversClosed = Promise.all(
-        listeners.map((l) => new Promise<void>((resolve) => (l.server.listening ? l.server.close(() => resolve()) : resolve()))),
+        listeners.map(
+          (l) =>
+            new Promise<void>((resolve) =>
+              l.server.listening ? l.server.close(() => resolve()) : resolve(),
+            ),
+        ),
       );
       for (const l of listeners) l.server.closeIdleConnections();
       for (const socket of tunnels) socket.destroy();
@@ -208,14 +281,21 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
         let timer: NodeJS.Timeout | undefined;
         const timedOut = await Promise.race([
           new Promise<false>((resolve) => (drained = () => resolve(false))),
-          new Promise<true>((resolve) => (timer = setTimeout(() => resolve(true), config.timeouts.shutdownGraceMs))),
+          new Promise<true>(
+            (resolve) => (timer = setTimeout(() => resolve(true), config.timeouts.shutdownGraceMs)),
+          ),
         ]);
         clearTimeout(timer);
         if (timedOut) logger.warn({ cut: active.size }, 'grace period over: cutting unfinished transfers');
       }
       for (const l of listeners) l.server.closeAllConnections();
       metricsServer?.closeAllConnections();
-      await Promise.all([serversClosed, new Promise<void>((resolve) => (metricsServer === undefined ? resolve() : metricsServer.close(() => resolve())))]);
+      await Promise.all([
+        serversClosed,
+        new Promise<void>((resolve) =>
+          metricsServer === undefined ? resolve() : metricsServer.close(() => resolve()),
+        ),
+      ]);
       mtls?.close();
       await artifacts?.close();
       await dispatcher.destroy();

@@ -4,7 +4,14 @@ import { upstreamFailure } from '../upstream/upstream-error.js';
 
 export interface ReadinessReport {
   ready: boolean;
-  upstream: { url: string; reachable: boolean; status: number | undefined; latencyMs: number | undefined; lastError: string | undefined; checkedAt: string };
+  upstream: {
+    url: string;
+    reachable: boolean;
+    status: number | undefined;
+    latencyMs: number | undefined;
+    lastError: string | undefined;
+    checkedAt: string;
+  };
   cache: { path: string; freeBytes: number | undefined; error: string | undefined } | undefined;
 }
 
@@ -42,7 +49,11 @@ export class ReadinessProbe {
         const s = await statfs(this.cachePath);
         cache = { path: this.cachePath, freeBytes: s.bavail * s.bsize, error: undefined };
       } catch (err) {
-        cache = { path: this.cachePath, freeBytes: undefined, error: (err as NodeJS.ErrnoException).code ?? String(err) };
+        cache = {
+          path: this.cachePath,
+          freeBytes: undefined,
+          error: (err as NodeJS.ErrnoException).code ?? String(err),
+        };
       }
     }
     return { ready: upstream.reachable && cache?.error === undefined, upstream, cache };
@@ -76,7 +87,13 @@ export class ReadinessProbe {
       this.#last = { ...base, reachable, status: res.statusCode, latencyMs, lastError: this.#lastError };
     } catch (err) {
       this.#lastError = upstreamFailure(err, this.upstream.origin).message;
-      this.#last = { ...base, reachable: false, status: undefined, latencyMs: undefined, lastError: this.#lastError };
+      this.#last = {
+        ...base,
+        reachable: false,
+        status: undefined,
+        latencyMs: undefined,
+        lastError: this.#lastError,
+      };
     }
     return this.#last;
   }

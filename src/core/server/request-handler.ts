@@ -39,17 +39,29 @@ export interface HandlerContext {
  * on plain HTTP nobody, unless the operator allowed it — otherwise switching to port 80 would
  * bypass the certificate check.
  */
-function authorizeOrigin(ctx: HandlerContext, listener: 'http' | 'https', socket: IncomingMessage['socket']): RequestOrigin | GatewayError {
+function authorizeOrigin(
+  ctx: HandlerContext,
+  listener: 'http' | 'https',
+  socket: IncomingMessage['socket'],
+): RequestOrigin | GatewayError {
   if (ctx.mtls === undefined) return { listener, certificate: undefined };
   if (listener === 'http') {
     if (ctx.mtls.allowDeviceApiOnHttp) return { listener, certificate: undefined };
-    return new GatewayError('MGW_DEVICE_FORBIDDEN', 'the device API needs HTTPS with a client certificate (Features.mTLS is enabled)', {
-      hint: 'Point the device at the HTTPS listener, or set Features.mTLS.AllowDeviceAPIOnHTTP.',
-    });
+    return new GatewayError(
+      'MGW_DEVICE_FORBIDDEN',
+      'the device API needs HTTPS with a client certificate (Features.mTLS is enabled)',
+      {
+        hint: 'Point the device at the HTTPS listener, or set Features.mTLS.AllowDeviceAPIOnHTTP.',
+      },
+    );
   }
-  if (!(socket instanceof TLSSocket)) return new GatewayError('MGW_DEVICE_FORBIDDEN', 'mTLS: not a TLS connection');
+  if (!(socket instanceof TLSSocket))
+    return new GatewayError('MGW_DEVICE_FORBIDDEN', 'mTLS: not a TLS connection');
   const verdict = checkPeer(socket, ctx.mtls.policy);
-  if (!verdict.ok) return new GatewayError('MGW_DEVICE_FORBIDDEN', `mTLS: ${verdict.reason}`, { hint: 'The device needs a valid certificate from a trusted CA.' });
+  if (!verdict.ok)
+    return new GatewayError('MGW_DEVICE_FORBIDDEN', `mTLS: ${verdict.reason}`, {
+      hint: 'The device needs a valid certificate from a trusted CA.',
+    });
   return { listener, certificate: { serial: verdict.serial, subject: verdict.subject } };
 }
 
@@ -86,7 +98,11 @@ export function createRequestHandler(ctx: HandlerContext, listener: 'http' | 'ht
       ctx.metrics.responseBytes.inc(labels, exchange.bytesOut);
       // Only failures of the upstream link count here, not refusals of the device's own request.
       const code = (exchange.upstreamError as { code?: unknown } | undefined)?.code;
-      if (exchange.upstreamError !== undefined && typeof code === 'string' && code.startsWith('MGW_UPSTREAM')) {
+      if (
+        exchange.upstreamError !== undefined &&
+        typeof code === 'string' &&
+        code.startsWith('MGW_UPSTREAM')
+      ) {
         ctx.metrics.upstreamErrors.inc({ code });
         ctx.readiness.noteFailure(exchange.upstreamError.message);
       }
@@ -118,7 +134,11 @@ export function createRequestHandler(ctx: HandlerContext, listener: 'http' | 'ht
           (report) => {
             const body = JSON.stringify(report);
             exchange.bytesOut = Buffer.byteLength(body);
-            res.writeHead(report.ready ? 200 : 503, { 'content-type': 'application/json; charset=utf-8', 'content-length': exchange.bytesOut, 'cache-control': 'no-store' });
+            res.writeHead(report.ready ? 200 : 503, {
+              'content-type': 'application/json; charset=utf-8',
+              'content-length': exchange.bytesOut,
+              'cache-control': 'no-store',
+            });
             res.end(body);
           },
           (err: unknown) => sendJsonError(res, 500, `readiness check failed: ${String(err)}`, requestId),
@@ -154,7 +174,8 @@ export function createUpgradeHandler(ctx: HandlerContext, listener: 'http' | 'ht
     const clientIp = clientAddress(req.socket);
     const requestId = randomUUID();
     const { path } = splitTarget(req.url ?? '/');
-    const origin = classifyPath(path) === 'device-api' ? authorizeOrigin(ctx, listener, req.socket) : undefined;
+    const origin =
+      classifyPath(path) === 'device-api' ? authorizeOrigin(ctx, listener, req.socket) : undefined;
     if (origin === undefined || origin instanceof GatewayError || ctx.isClosing()) {
       const refusal = origin instanceof GatewayError ? origin : undefined;
       const status = ctx.isClosing() ? 503 : (refusal?.httpStatus ?? 404);
@@ -164,7 +185,10 @@ export function createUpgradeHandler(ctx: HandlerContext, listener: 'http' | 'ht
         `HTTP/1.1 ${status} ${status === 503 ? 'Service Unavailable' : status === 403 ? 'Forbidden' : 'Not Found'}\r\ncontent-type: application/json\r\n` +
           `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       );
-      ctx.logger.warn({ listener, requestId, method: req.method, path: withoutQuery(path), status, ip: clientIp }, 'upgrade refused');
+      ctx.logger.warn(
+        { listener, requestId, method: req.method, path: withoutQuery(path), status, ip: clientIp },
+        'upgrade refused',
+      );
       return;
     }
     ctx.tunnel(req, socket, head, clientIp, requestId);

@@ -29,16 +29,24 @@ export async function loadServerTls(certPath: string, keyPath: string): Promise<
   try {
     leaf = new X509Certificate(cert);
   } catch (err) {
-    throw new GatewayError('MGW_TLS_MATERIAL', `HTTPS.ServerCertificate ${certPath} is not a PEM certificate`, {
-      cause: err,
-      hint: 'The file must start with "-----BEGIN CERTIFICATE-----" (leaf first, then intermediates).',
-    });
+    throw new GatewayError(
+      'MGW_TLS_MATERIAL',
+      `HTTPS.ServerCertificate ${certPath} is not a PEM certificate`,
+      {
+        cause: err,
+        hint: 'The file must start with "-----BEGIN CERTIFICATE-----" (leaf first, then intermediates).',
+      },
+    );
   }
   try {
     if (!leaf.checkPrivateKey(createPrivateKey(key))) {
-      throw new GatewayError('MGW_TLS_MATERIAL', `HTTPS.ServerKey ${keyPath} does not match HTTPS.ServerCertificate ${certPath}`, {
-        hint: 'Use the key the certificate was issued for.',
-      });
+      throw new GatewayError(
+        'MGW_TLS_MATERIAL',
+        `HTTPS.ServerKey ${keyPath} does not match HTTPS.ServerCertificate ${certPath}`,
+        {
+          hint: 'Use the key the certificate was issued for.',
+        },
+      );
     }
   } catch (err) {
     if (err instanceof GatewayError) throw err;

@@ -63,7 +63,12 @@ export class DeviceApiRelay {
   /** Headers for the upstream request: hop-by-hop removed, Host and X-Forwarded-For set (§7). */
   upstreamHeaders(req: IncomingMessage, clientIp: string, drop: readonly string[] = []): string[] {
     const headers = filterRawHeaders(req.rawHeaders, new Set([...REPLACED, ...drop]));
-    headers.push('host', this.#host, 'x-forwarded-for', appendForwardedFor(req.headers['x-forwarded-for'], clientIp));
+    headers.push(
+      'host',
+      this.#host,
+      'x-forwarded-for',
+      appendForwardedFor(req.headers['x-forwarded-for'], clientIp),
+    );
     return headers;
   }
 
@@ -72,13 +77,21 @@ export class DeviceApiRelay {
    * transform. A failure before the response becomes a GatewayError (502/504). The upstream
    * request is aborted if the device goes away first.
    */
-  async send(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange, options: SendOptions = {}): Promise<Dispatcher.ResponseData | undefined> {
+  async send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    exchange: RelayExchange,
+    options: SendOptions = {},
+  ): Promise<Dispatcher.ResponseData | undefined> {
     const abort = new AbortController();
     const onClose = (): void => {
       if (!res.writableFinished) abort.abort();
     };
     res.once('close', onClose);
-    const drop = options.body === undefined ? (options.dropHeaders ?? []) : [...(options.dropHeaders ?? []), 'content-length', 'transfer-encoding'];
+    const drop =
+      options.body === undefined
+        ? (options.dropHeaders ?? [])
+        : [...(options.dropHeaders ?? []), 'content-length', 'transfer-encoding'];
     const headers = this.upstreamHeaders(req, exchange.clientIp, drop);
     if (options.body !== undefined) headers.push('content-length', String(options.body.length));
     const started = process.hrtime.bigint();
@@ -102,7 +115,11 @@ export class DeviceApiRelay {
   }
 
   /** Stream an upstream response to the device unchanged (minus hop-by-hop headers). */
-  async respond(upstream: Dispatcher.ResponseData, res: ServerResponse, exchange: RelayExchange): Promise<void> {
+  async respond(
+    upstream: Dispatcher.ResponseData,
+    res: ServerResponse,
+    exchange: RelayExchange,
+  ): Promise<void> {
     res.writeHead(upstream.statusCode, filterResponseHeaders(upstream.headers));
     upstream.body.on('data', (chunk: Buffer) => {
       exchange.bytesOut += chunk.length;
@@ -113,7 +130,8 @@ export class DeviceApiRelay {
       // Headers are on the wire: cut the connection so the device never takes a
       // truncated body for a complete one (protocol doc §7).
       // A device that hangs up shows as a premature close; anything else failed upstream.
-      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') exchange.upstreamError = upstreamFailure(err, this.#origin);
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE')
+        exchange.upstreamError = upstreamFailure(err, this.#origin);
       res.destroy();
     }
   }
@@ -134,5 +152,8 @@ export class DeviceApiRelay {
 /** Answer a device whose exchange failed with the error's status and a JSON body. */
 export function failExchange(res: ServerResponse, exchange: RelayExchange, error: GatewayError): void {
   exchange.upstreamError = error;
+  // A body that stopped arriving (readBoundedBody) was not drained: the connection cannot carry
+  // another request, so Node closes it once this answer is out (issue #7, slow-body clients).
+  if (error.code === 'MGW_REQUEST_TIMEOUT') res.shouldKeepAlive = false;
   sendJsonError(res, error.httpStatus, error.message, exchange.requestId);
 }

@@ -26,9 +26,16 @@ function rawHead(status: number, statusMessage: string, rawHeaders: readonly str
   return head + '\r\n';
 }
 
-function writeSimpleResponse(socket: Duplex, status: number, statusMessage: string, body: Buffer, extra: string[]): void {
+function writeSimpleResponse(
+  socket: Duplex,
+  status: number,
+  statusMessage: string,
+  body: Buffer,
+  extra: string[],
+): void {
   const headers = [...extra, 'content-length', String(body.length), 'connection', 'close'];
-  if (socket.writable) socket.end(Buffer.concat([Buffer.from(rawHead(status, statusMessage, headers)), body]));
+  if (socket.writable)
+    socket.end(Buffer.concat([Buffer.from(rawHead(status, statusMessage, headers)), body]));
   else socket.destroy();
 }
 
@@ -46,7 +53,13 @@ export function tunnelUpgrade(
   req: IncomingMessage,
   client: Duplex,
   head: Buffer,
-  options: { upstream: URL; tls: ConnectionOptions; clientIp: string; connectTimeoutMs: number; events: TunnelEvents },
+  options: {
+    upstream: URL;
+    tls: ConnectionOptions;
+    clientIp: string;
+    connectTimeoutMs: number;
+    events: TunnelEvents;
+  },
 ): ClientRequest {
   const { upstream, events } = options;
   const headers = filterRawHeaders(req.rawHeaders, REPLACED);
@@ -71,7 +84,12 @@ export function tunnelUpgrade(
     agent: false,
     timeout: options.connectTimeoutMs,
     // SNI only for names: RFC 6066 §3 forbids IP literals in server_name (and Node warns, DEP0123).
-    ...(isHttps ? { ...options.tls, ...(isIP(upstream.hostname.replace(/^\[|\]$/g, '')) === 0 ? { servername: upstream.hostname } : {}) } : {}),
+    ...(isHttps
+      ? {
+          ...options.tls,
+          ...(isIP(upstream.hostname.replace(/^\[|\]$/g, '')) === 0 ? { servername: upstream.hostname } : {}),
+        }
+      : {}),
   });
 
   let settled = false;
@@ -86,7 +104,9 @@ export function tunnelUpgrade(
     if (!settled) upstreamReq.destroy();
   });
 
-  upstreamReq.on('timeout', () => upstreamReq.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })));
+  upstreamReq.on('timeout', () =>
+    upstreamReq.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
+  );
 
   upstreamReq.on('upgrade', (upRes: IncomingMessage, upSocket: Duplex, upHead: Buffer) => {
     // The tunnel lives as long as both ends do: no timeouts on either socket.
@@ -130,7 +150,13 @@ export function tunnelUpgrade(
         }
       }
       const status = upRes.statusCode ?? 502;
-      writeSimpleResponse(client, status, upRes.statusMessage ?? '', Buffer.concat(chunks).subarray(0, MAX_REFUSAL_BODY), keep);
+      writeSimpleResponse(
+        client,
+        status,
+        upRes.statusMessage ?? '',
+        Buffer.concat(chunks).subarray(0, MAX_REFUSAL_BODY),
+        keep,
+      );
       finish({ status, bytesIn: head.length, bytesOut: size });
     });
     upRes.on('error', () => {
@@ -143,10 +169,13 @@ export function tunnelUpgrade(
     if (settled) return;
     const failure = upstreamFailure(err, upstream.origin);
     const body = Buffer.from(JSON.stringify({ error: failure.message }));
-    writeSimpleResponse(client, failure.httpStatus, failure.httpStatus === 504 ? 'Gateway Timeout' : 'Bad Gateway', body, [
-      'content-type',
-      'application/json; charset=utf-8',
-    ]);
+    writeSimpleResponse(
+      client,
+      failure.httpStatus,
+      failure.httpStatus === 504 ? 'Gateway Timeout' : 'Bad Gateway',
+      body,
+      ['content-type', 'application/json; charset=utf-8'],
+    );
     finish({ status: failure.httpStatus, bytesIn: 0, bytesOut: 0, error: failure });
   });
 
