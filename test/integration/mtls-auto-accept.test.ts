@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mtlsGatewayConf } from '../support/mtls-gateway.js';
 import { createPublicKey, verify } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { DEFAULT_MANAGEMENT, startFakeUpstream } from '../fake-upstream/index.js';
@@ -54,29 +55,9 @@ describe('mTLS auto-accept', () => {
   beforeAll(async () => {
     upstream = await startFakeUpstream({ autoAcceptDevices: false });
     devicePki = await createTestPki({ name: 'mTLS device CA' });
-    const server = await upstream.pki.issueServer('gateway.test', {
-      dns: ['gateway.test'],
-      ips: ['127.0.0.1'],
-    });
     deviceCert = await devicePki.issueClient('02:00:00:00:aa:01');
     gw = await startTestGateway(
-      {
-        UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath },
-        HTTP: { Enabled: false },
-        HTTPS: {
-          Enabled: true,
-          Listen: '127.0.0.1:0',
-          ServerCertificate: server.certPath,
-          ServerKey: server.keyPath,
-        },
-        Features: {
-          mTLS: {
-            Enabled: true,
-            CACertificate: devicePki.ca.certPath,
-            MenderUsername: DEFAULT_MANAGEMENT.username,
-          },
-        },
-      },
+      await mtlsGatewayConf(upstream, devicePki.ca.certPath, { MenderPassword: undefined }),
       // The password from the environment, as docs/mtls.md recommends.
       { env: { MTLS_MENDER_PASSWORD: DEFAULT_MANAGEMENT.password } },
     );

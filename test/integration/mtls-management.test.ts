@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mtlsGatewayConf } from '../support/mtls-gateway.js';
 import type { ServerResponse } from 'node:http';
 import { Agent, request } from 'undici';
 import { DEFAULT_MANAGEMENT, startFakeUpstream } from '../fake-upstream/index.js';
@@ -23,26 +24,9 @@ async function startMtlsGateway(
   password: string,
   extra: Record<string, unknown> = {},
 ): Promise<TestGateway> {
-  const server = await upstream.pki.issueServer('gateway.test', { ips: ['127.0.0.1'] });
-  return startTestGateway({
-    UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath },
-    HTTP: { Enabled: false },
-    HTTPS: {
-      Enabled: true,
-      Listen: '127.0.0.1:0',
-      ServerCertificate: server.certPath,
-      ServerKey: server.keyPath,
-    },
-    Features: {
-      mTLS: {
-        Enabled: true,
-        CACertificate: devicePki.ca.certPath,
-        MenderUsername: DEFAULT_MANAGEMENT.username,
-        MenderPassword: password,
-        ...extra,
-      },
-    },
-  });
+  return startTestGateway(
+    await mtlsGatewayConf(upstream, devicePki.ca.certPath, { MenderPassword: password, ...extra }),
+  );
 }
 
 /** Auth request with the answer's headers, which SimulatedDevice.authenticate does not return. */

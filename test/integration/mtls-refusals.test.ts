@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mtlsGatewayConf } from '../support/mtls-gateway.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { Agent, request } from 'undici';
 import { WebSocket } from 'ws';
 import { createGateway, createLogger, loadConfig } from '../../src/core/index.js';
-import { CONNECT_PATH, DEFAULT_MANAGEMENT, startFakeUpstream } from '../fake-upstream/index.js';
+import { CONNECT_PATH, startFakeUpstream } from '../fake-upstream/index.js';
 import type { FakeUpstream } from '../fake-upstream/index.js';
 import { LogCapture } from '../support/log-capture.js';
 import type { LogLine } from '../support/log-capture.js';
@@ -171,30 +172,13 @@ describe('mTLS refusals', () => {
     upstream = await startFakeUpstream({ autoAcceptDevices: false });
     devicePki = await createTestPki({ name: 'mTLS device CA' });
     foreignPki = await createTestPki({ name: 'some other CA' });
-    const server = await upstream.pki.issueServer('gateway.test', { ips: ['127.0.0.1'] });
     goodCert = await devicePki.issueClient('02:00:00:00:ee:01');
     blacklistDir = await mkdtemp(join(tmpdir(), 'mgw-blacklist-'));
     blacklistPath = join(blacklistDir, 'blacklist.txt');
     await writeFile(blacklistPath, '# revoked device certificates\n');
-    gw = await startTestGateway({
-      UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath },
-      HTTP: { Enabled: false },
-      HTTPS: {
-        Enabled: true,
-        Listen: '127.0.0.1:0',
-        ServerCertificate: server.certPath,
-        ServerKey: server.keyPath,
-      },
-      Features: {
-        mTLS: {
-          Enabled: true,
-          CACertificate: devicePki.ca.certPath,
-          BlacklistPath: blacklistPath,
-          MenderUsername: DEFAULT_MANAGEMENT.username,
-          MenderPassword: DEFAULT_MANAGEMENT.password,
-        },
-      },
-    });
+    gw = await startTestGateway(
+      await mtlsGatewayConf(upstream, devicePki.ca.certPath, { BlacklistPath: blacklistPath }),
+    );
     httpsUrl = gw.httpsUrl!;
   });
 
