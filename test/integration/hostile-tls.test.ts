@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mtlsGatewayConf } from '../support/mtls-gateway.js';
 import { webcrypto, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -212,31 +213,24 @@ describe('mTLS with odd client certificates and hostile auth bodies', () => {
     await writeFile(join(dir, 'device-ca.crt'), ca.certPem);
     // Written as other tools print serials: with the DER sign octet and colons.
     await writeFile(join(dir, 'blacklist.txt'), '# revoked\n00:AB:CD:EF:01\n');
-    const server = await upstream.pki.issueServer('gateway.test', {
-      dns: ['gateway.test'],
-      ips: ['127.0.0.1'],
-    });
     gw = await startTestGateway(
-      {
-        UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath, BodyIdleTimeout: '1s' },
-        HTTP: { Enabled: false },
-        HTTPS: {
-          Enabled: true,
-          Listen: '127.0.0.1:0',
-          ServerCertificate: server.certPath,
-          ServerKey: server.keyPath,
+      await mtlsGatewayConf(
+        upstream,
+        join(dir, 'device-ca.crt'),
+        {
+          BlacklistPath: join(dir, 'blacklist.txt'),
+          MenderPassword: undefined,
+          // Expired certificates are accepted with a warning that quotes the subject.
+          InsecureSkipClientExpireAfter: true,
         },
-        Features: {
-          mTLS: {
-            Enabled: true,
-            CACertificate: join(dir, 'device-ca.crt'),
-            BlacklistPath: join(dir, 'blacklist.txt'),
-            MenderUsername: DEFAULT_MANAGEMENT.username,
-            // Expired certificates are accepted with a warning that quotes the subject.
-            InsecureSkipClientExpireAfter: true,
+        {
+          UpstreamServer: {
+            URL: upstream.url,
+            CACertificate: upstream.pki.ca.certPath,
+            BodyIdleTimeout: '1s',
           },
         },
-      },
+      ),
       { env: { MTLS_MENDER_PASSWORD: DEFAULT_MANAGEMENT.password } },
     );
   });

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mtlsGatewayConf } from '../support/mtls-gateway.js';
 import { connect } from 'node:tls';
 import type { ConnectionOptions } from 'node:tls';
 import { Agent, request } from 'undici';
 import { WebSocket } from 'ws';
-import { CONNECT_PATH, DEFAULT_MANAGEMENT, startFakeUpstream } from '../fake-upstream/index.js';
+import { CONNECT_PATH, startFakeUpstream } from '../fake-upstream/index.js';
 import type { FakeUpstream } from '../fake-upstream/index.js';
 import { createTestPki } from '../support/test-pki.js';
 import type { TestPki } from '../support/test-pki.js';
@@ -33,26 +34,11 @@ async function startWorld(mtlsExtra: Record<string, unknown>, http: boolean): Pr
   const upstream = await startFakeUpstream({ autoAcceptDevices: false });
   const devicePki = await createTestPki({ name: 'mTLS device CA' });
   const foreignPki = await createTestPki({ name: 'some other CA' });
-  const server = await upstream.pki.issueServer('gateway.test', { ips: ['127.0.0.1'] });
-  const gw = await startTestGateway({
-    UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath },
-    HTTP: { Enabled: http, Listen: '127.0.0.1:0' },
-    HTTPS: {
-      Enabled: true,
-      Listen: '127.0.0.1:0',
-      ServerCertificate: server.certPath,
-      ServerKey: server.keyPath,
-    },
-    Features: {
-      mTLS: {
-        Enabled: true,
-        CACertificate: devicePki.ca.certPath,
-        MenderUsername: DEFAULT_MANAGEMENT.username,
-        MenderPassword: DEFAULT_MANAGEMENT.password,
-        ...mtlsExtra,
-      },
-    },
-  });
+  const gw = await startTestGateway(
+    await mtlsGatewayConf(upstream, devicePki.ca.certPath, mtlsExtra, {
+      HTTP: { Enabled: http, Listen: '127.0.0.1:0' },
+    }),
+  );
   return { upstream, devicePki, foreignPki, gw, agents: [] };
 }
 

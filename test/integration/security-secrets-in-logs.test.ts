@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mtlsGatewayConf } from '../support/mtls-gateway.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -231,23 +232,7 @@ describe('no secret in the logs across a realistic session', () => {
 
     // 9. A second gateway configured with a wrong password: its refused login is logged too.
     wrongGw = await startTestGateway(
-      {
-        UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath },
-        HTTP: { Enabled: false },
-        HTTPS: {
-          Enabled: true,
-          Listen: '127.0.0.1:0',
-          ServerCertificate: server.certPath,
-          ServerKey: server.keyPath,
-        },
-        Features: {
-          mTLS: {
-            Enabled: true,
-            CACertificate: devicePki.ca.certPath,
-            MenderUsername: DEFAULT_MANAGEMENT.username,
-          },
-        },
-      },
+      await mtlsGatewayConf(upstream, devicePki.ca.certPath, { MenderPassword: undefined }),
       { logLevel: 'debug', env: { MTLS_MENDER_PASSWORD: WRONG_PASSWORD } },
     );
     const certC = await devicePki.issueClient('02:00:00:00:5e:c3');
