@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   MGW_UPSTREAM_BAD_RESPONSE: { exitCode: 1, httpStatus: 502 },
   /** The artifact cache could not be read or written. */
   MGW_CACHE_IO: { exitCode: 1, httpStatus: 500 },
+  /** Another `serve` owns the cache directory (issue #7 item 2: one gateway per cache). */
+  MGW_CACHE_LOCKED: { exitCode: 1, httpStatus: 500 },
   /** The artifact cache directory does not exist or is not a directory (`cache ls`, `cache prune`). */
   MGW_CACHE_NOT_FOUND: { exitCode: 1, httpStatus: 500 },
   /** A `cache` command option is missing or invalid (size, age, no selector); exit 2 like a usage error. */

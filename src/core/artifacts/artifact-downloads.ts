@@ -9,6 +9,7 @@ import type { ArtifactCache, OriginFetcher, OriginResponse } from '../cache/arti
 import type { RandomAccessReader } from '../cache/artifact-store.js';
 import type { ArtifactFill } from '../cache/artifact-fill.js';
 import { createRangeStream } from '../cache/read-stream.js';
+import type { RangeContinuation } from '../cache/read-stream.js';
 import { decideRange } from './byte-range.js';
 import { isHostWhitelisted } from './domain-whitelist.js';
 import { ARTIFACT_ROUTE, PROXY_ROUTE, decodeProxyLinkTarget } from './artifact-link.js';
@@ -147,11 +148,11 @@ export class ArtifactDownloads {
       case 'entry': {
         const { entry } = lookup;
         res.once('finish', () => void cache.store.recordAccess(entry.key, exchange.bytesOut));
-        await this.#send(req, res, exchange, entry, lookup.reader);
+        await this.#send(req, res, exchange, entry, lookup.reader, claims.origin);
         return;
       }
       case 'fill':
-        await this.#send(req, res, exchange, lookup.fill.info, lookup.reader, lookup.fill);
+        await this.#send(req, res, exchange, lookup.fill.info, lookup.reader, claims.origin, lookup.fill);
         return;
       case 'bypass':
         this.options.logger.info(
@@ -169,6 +170,7 @@ export class ArtifactDownloads {
     exchange: RelayExchange,
     rep: Representation,
     reader: RandomAccessReader,
+    origin: URL,
     fill?: ArtifactFill,
   ): Promise<void> {
     const decision = decideRange(req.headers, rep.size, { etag: rep.etag, lastModified: rep.lastModified });
@@ -196,7 +198,13 @@ export class ArtifactDownloads {
       res.end();
       return;
     }
-    const stream = createRangeStream(reader, start, end, fill);
+    const stream = createRangeStream(
+      reader,
+      start,
+      end,
+      fill,
+      this.#continueFromStorage(exchange, origin, rep, end),
+    );
     stream.on('data', (chunk: Buffer) => (exchange.bytesOut += chunk.length));
     try {
       await pipeline(stream, res);
@@ -206,6 +214,43 @@ export class ArtifactDownloads {
         exchange.upstreamError = err as Error;
       res.destroy();
     }
+  }
+
+  /**
+   * When the cache volume fails under a download (full, read-only, I/O error, a fill aborted
+   * for it), the rest of the range comes from storage: a full disk never fails a device's
+   * update (issue #7 item 2). `If-Range` on the entry's validator and an exact Content-Range
+   * check guarantee the bytes belong to the same artifact; otherwise the device's connection
+   * is cut and it resumes later, as for any other failure.
+   */
+  #continueFromStorage(
+    exchange: RelayExchange,
+    origin: URL,
+    rep: Representation,
+    end: number,
+  ): RangeContinuation {
+    return async (position, cause) => {
+      const validator = rep.etag ?? rep.lastModified;
+      if (validator === undefined) throw cause;
+      this.options.logger.warn(
+        { requestId: exchange.requestId, position, error: cause.message },
+        'cache read failed: serving the rest of the download from storage',
+      );
+      const response = await this.options.fetchOrigin(origin, {
+        range: `bytes=${position}-${end}`,
+        'if-range': validator,
+      });
+      const contentRange = response.headers['content-range'];
+      if (response.statusCode !== 206 || contentRange !== `bytes ${position}-${end}/${rep.size}`) {
+        response.body.destroy();
+        throw new GatewayError(
+          'MGW_UPSTREAM_BAD_RESPONSE',
+          `storage answered ${response.statusCode} to the rest of a download the cache could not serve`,
+          { hint: 'The artifact changed or storage ignores Range; the device resumes later.' },
+        );
+      }
+      return (response.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    };
   }
 
   /**

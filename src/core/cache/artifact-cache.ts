@@ -1,15 +1,18 @@
 import type { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type {
   ArtifactEntry,
   ArtifactStore,
+  ArtifactWriter,
   NewArtifactEntry,
   RandomAccessReader,
   StoreOpenReport,
 } from './artifact-store.js';
 import { ArtifactFill } from './artifact-fill.js';
 import { evictFor } from './cache-eviction.js';
+import { cacheIoError, isDiskFault } from './disk-fault.js';
 import type { EntryPins } from './entry-pins.js';
 
 /** The parts of an upstream storage response the cache needs (undici's ResponseData fits). */
@@ -48,6 +51,17 @@ export interface CacheEvents {
   evicted?(entry: ArtifactEntry, reason: string): void;
 }
 
+/** Resumes of one fill after its storage connection dropped, and the first back-off. */
+const FILL_RESUMES = 5;
+const RESUME_BACKOFF_MS = 250;
+
+/** Errors a resumed download cannot cure: storage sent too much, or the cache volume failed. */
+function isFatalFillError(err: unknown): boolean {
+  return (
+    err instanceof GatewayError && (err.code === 'MGW_UPSTREAM_BAD_RESPONSE' || err.code === 'MGW_CACHE_IO')
+  );
+}
+
 type StartResult = { fill: ArtifactFill } | { bypass: string; response: OriginResponse | undefined };
 
 function header(headers: OriginResponse['headers'], name: string): string | undefined {
@@ -79,10 +93,29 @@ export class ArtifactCache {
     private readonly fetchOrigin: OriginFetcher,
     private readonly logger: Logger,
     private readonly events: CacheEvents = {},
+    private readonly options: { resumeBackoffMs?: number } = {},
   ) {}
 
   /** Free space kept on the volume beyond what a fill needs (see freeSpaceMargin). */
   #marginBytes = 0;
+  #closing = false;
+  #diskFault: { code: string; message: string; at: string } | undefined;
+
+  /** The last cache-volume fault, until a fill succeeds again (for /ready; issue #7 item 2). */
+  get diskFault(): { code: string; message: string; at: string } | undefined {
+    return this.#diskFault;
+  }
+
+  /** Remember and log a fault of the cache volume; returns the bypass reason. */
+  #noteDiskFault(error: GatewayError, ref: ArtifactRef): string {
+    const cause = (error.cause as NodeJS.ErrnoException | undefined)?.code ?? error.code;
+    this.#diskFault = { code: cause, message: error.message, at: new Date().toISOString() };
+    this.logger.warn(
+      { key: ref.key, artifact: ref.artifactName, error: error.message, hint: error.hint },
+      'cache volume fault: serving from storage',
+    );
+    return `cache volume fault (${cause})`;
+  }
 
   async open(): Promise<StoreOpenReport> {
     const report = await this.store.open();
@@ -106,7 +139,18 @@ export class ArtifactCache {
     };
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
-        const existing = await this.store.openReader(key);
+        let existing: Awaited<ReturnType<ArtifactStore['openReader']>>;
+        try {
+          existing = await this.store.openReader(key);
+        } catch (err) {
+          if (!isDiskFault(err)) throw err;
+          // The entry cannot be read (EIO, volume gone): serve from storage (issue #7 item 2).
+          const reason = this.#noteDiskFault(
+            cacheIoError(err, 'opening a cache entry', this.store.location),
+            ref,
+          );
+          return { kind: 'bypass', reason, response: undefined, release };
+        }
         if (existing !== undefined) return { kind: 'entry', ...existing, release };
         // From here to the map update there is no await: concurrent misses join one fill.
         let pending = this.#fills.get(key);
@@ -202,11 +246,20 @@ export class ArtifactCache {
       return { bypass: `storage sent Content-Encoding ${encoding}`, response };
 
     const need = size + this.#marginBytes;
-    let { freeBytes } = await evictFor(this.store, this.pins, 0);
-    if (freeBytes < need) {
-      const result = await evictFor(this.store, this.pins, need);
-      for (const entry of result.evicted) this.#evicted(entry, 'make room for a new artifact');
-      freeBytes = result.freeBytes;
+    let freeBytes: number;
+    try {
+      ({ freeBytes } = await evictFor(this.store, this.pins, 0));
+      if (freeBytes < need) {
+        const result = await evictFor(this.store, this.pins, need);
+        for (const entry of result.evicted) this.#evicted(entry, 'make room for a new artifact');
+        freeBytes = result.freeBytes;
+      }
+    } catch (err) {
+      if (!isDiskFault(err)) throw err;
+      return {
+        bypass: this.#noteDiskFault(cacheIoError(err, 'making room', this.store.location), ref),
+        response,
+      };
     }
     if (freeBytes < need) {
       this.logger.warn(
@@ -226,7 +279,17 @@ export class ArtifactCache {
       lastModified: header(response.headers, 'last-modified'),
       contentType: header(response.headers, 'content-type'),
     };
-    const writer = await this.store.beginWrite(ref.key);
+    let writer: ArtifactWriter;
+    try {
+      writer = await this.store.beginWrite(ref.key);
+    } catch (err) {
+      // Read-only, removed or failing volume: the update goes on uncached (issue #7 item 2).
+      if (!isDiskFault(err)) throw err;
+      return {
+        bypass: this.#noteDiskFault(cacheIoError(err, 'starting a fill', this.store.location), ref),
+        response,
+      };
+    }
     const fill = new ArtifactFill(ref.key, info, writer);
     this.#active.set(fill, response);
     this.events.fillStarted?.(ref, size);
@@ -238,31 +301,44 @@ export class ArtifactCache {
   async #runFill(
     ref: ArtifactRef,
     fill: ArtifactFill,
-    writer: Awaited<ReturnType<ArtifactStore['beginWrite']>>,
+    writer: ArtifactWriter,
     response: OriginResponse,
   ): Promise<void> {
+    let body = response.body;
+    let lost: unknown;
     try {
-      try {
-        for await (const chunk of response.body as AsyncIterable<Buffer>) {
-          if (writer.bytesWritten + chunk.length > fill.size) {
-            throw new GatewayError(
-              'MGW_UPSTREAM_BAD_RESPONSE',
-              `storage sent more than its Content-Length ${fill.size}`,
-              {
-                hint: 'The download was discarded; check the storage service.',
-              },
-            );
+      for (let resumes = 0; ; resumes++) {
+        try {
+          // A failed resume (storage still unreachable) counts as an attempt like a lost body.
+          if (lost !== undefined)
+            body = await this.#resume(ref, fill, writer.bytesWritten, resumes - 1, lost);
+          for await (const chunk of body as AsyncIterable<Buffer>) {
+            if (writer.bytesWritten + chunk.length > fill.size) {
+              throw new GatewayError(
+                'MGW_UPSTREAM_BAD_RESPONSE',
+                `storage sent more than its Content-Length ${fill.size}`,
+                { hint: 'The download was discarded; check the storage service.' },
+              );
+            }
+            await this.#writeWithRetry(ref, fill, writer, chunk);
+            fill.progress(chunk.length);
           }
-          await this.#writeWithRetry(ref, fill, writer, chunk);
-          fill.progress(chunk.length);
+          if (writer.bytesWritten !== fill.size)
+            throw new Error(`storage ended the body after ${writer.bytesWritten} of ${fill.size} bytes`);
+          break;
+        } catch (err) {
+          // Every byte of the Content-Length arrived and only the end of the exchange was lost
+          // (the link dropped right after): the artifact is complete, keep it.
+          if (writer.bytesWritten === fill.size && !isFatalFillError(err)) break;
+          if (isFatalFillError(err) || this.#closing || resumes >= FILL_RESUMES) throw err;
+          body.destroy();
+          lost = err;
         }
-      } catch (err) {
-        // Every byte of the Content-Length arrived and only the end of the exchange was lost
-        // (the link dropped right after): the artifact is complete, keep it.
-        if ((err as GatewayError).code === 'MGW_UPSTREAM_BAD_RESPONSE' || writer.bytesWritten !== fill.size)
-          throw err;
       }
-      const entry = await writer.commit(fill.info);
+      const entry = await writer.commit(fill.info).catch((err: unknown) => {
+        throw isDiskFault(err) ? cacheIoError(err, 'publishing a fill', this.store.location) : err;
+      });
+      this.#diskFault = undefined;
       this.#fills.delete(ref.key);
       fill.complete(entry);
       this.events.fillFinished?.(ref, entry);
@@ -271,10 +347,11 @@ export class ArtifactCache {
         'cache fill finished',
       );
     } catch (err) {
-      response.body.destroy();
+      body.destroy();
       await writer.abort();
       this.#fills.delete(ref.key);
       const error = err instanceof Error ? err : new Error(String(err));
+      if (error instanceof GatewayError && error.code === 'MGW_CACHE_IO') this.#noteDiskFault(error, ref);
       fill.fail(error);
       this.events.fillFailed?.(ref, error);
       this.logger.warn(
@@ -292,24 +369,79 @@ export class ArtifactCache {
     }
   }
 
+  /**
+   * Continue a fill whose storage connection dropped (satellite and mine links, issue #7 item
+   * 1) with `Range: bytes=<written>-` and `If-Range`, so the artifact still crosses the uplink
+   * once. Only a 206 for exactly the missing bytes of the same representation is accepted;
+   * without an ETag or Last-Modified the gateway cannot prove that, and gives up.
+   */
+  async #resume(
+    ref: ArtifactRef,
+    fill: ArtifactFill,
+    written: number,
+    resumes: number,
+    cause: unknown,
+  ): Promise<OriginResponse['body']> {
+    const validator = fill.info.etag ?? fill.info.lastModified;
+    if (validator === undefined)
+      throw new GatewayError(
+        'MGW_UPSTREAM_BAD_RESPONSE',
+        `storage connection lost after ${written} of ${fill.size} bytes (${cause instanceof Error ? cause.message : String(cause)})`,
+        {
+          hint: 'Storage sent no ETag or Last-Modified, so the download cannot be resumed safely; it starts again on the next request.',
+        },
+      );
+    this.logger.warn(
+      {
+        key: ref.key,
+        artifact: ref.artifactName,
+        written,
+        size: fill.size,
+        attempt: resumes + 1,
+        error: cause instanceof Error ? cause.message : String(cause),
+      },
+      'storage connection lost during a cache fill: resuming',
+    );
+    await delay((this.options.resumeBackoffMs ?? RESUME_BACKOFF_MS) * 2 ** resumes);
+    if (this.#closing) throw cause;
+    const response = await this.fetchOrigin(ref.origin, {
+      range: `bytes=${written}-${fill.size - 1}`,
+      'if-range': validator,
+    });
+    this.#active.set(fill, response);
+    const contentRange = header(response.headers, 'content-range');
+    if (response.statusCode !== 206 || contentRange !== `bytes ${written}-${fill.size - 1}/${fill.size}`) {
+      response.body.destroy();
+      throw new GatewayError(
+        'MGW_UPSTREAM_BAD_RESPONSE',
+        `storage answered ${response.statusCode}${contentRange === undefined ? '' : ` (${contentRange})`} to a resumed download`,
+        { hint: 'The artifact changed or storage ignores Range; the next request downloads it again.' },
+      );
+    }
+    return response.body;
+  }
+
   /** ENOSPC during a fill (another writer filled the volume): evict and try once more (§4.6). */
   async #writeWithRetry(
     ref: ArtifactRef,
     fill: ArtifactFill,
-    writer: Awaited<ReturnType<ArtifactStore['beginWrite']>>,
+    writer: ArtifactWriter,
     chunk: Buffer,
   ): Promise<void> {
     try {
       await writer.write(chunk);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC')
+        throw cacheIoError(err, 'writing a fill', this.store.location);
       const result = await evictFor(this.store, this.pins, fill.size - fill.written + this.#marginBytes);
       for (const entry of result.evicted) this.#evicted(entry, 'disk full during a fill');
       this.logger.warn(
         { key: ref.key, evicted: result.evicted.length },
         'cache volume full during a fill: evicted and retrying',
       );
-      await writer.write(chunk);
+      await writer.write(chunk).catch((again: unknown) => {
+        throw cacheIoError(again, 'writing a fill', this.store.location);
+      });
     }
   }
 
@@ -329,6 +461,7 @@ export class ArtifactCache {
 
   /** Abort fills still running (shutdown): their partial files are discarded. */
   async close(): Promise<void> {
+    this.#closing = true;
     // Destroying the upstream body makes each fill loop fail and discard its partial file.
     for (const response of this.#active.values()) response.body.destroy(new Error('gateway shutting down'));
     await this.pins.clear();

@@ -14,6 +14,7 @@ import type {
   StoreOpenReport,
 } from './artifact-store.js';
 import { isProcessAlive } from './process-alive.js';
+import { CacheLock } from './cache-lock.js';
 
 /**
  * The artifact store on disk (protocol doc §4.6, issue #3 item 4).
@@ -23,6 +24,7 @@ import { isProcessAlive } from './process-alive.js';
  *   <key>.json                         its metadata (ArtifactEntry)
  *   <key>.<pid>.<random>.partial       a fill in progress by process <pid>
  *   <key>.json.<random>.tmp            metadata being replaced
+ *   .serve.lock                        the serve process that owns the folder (cache-lock.ts)
  *
  * A fill is written to a temporary file in the same folder (so `rename` is atomic),
  * fsynced, its length checked against the upstream Content-Length, then published: the
@@ -150,11 +152,16 @@ class DiskWriter implements ArtifactWriter {
 export class DiskArtifactStore implements ArtifactStore {
   readonly #entries = new Map<string, ArtifactEntry>();
   readonly #pendingPersist = new Map<string, NodeJS.Timeout>();
+  readonly #lock: CacheLock;
 
-  constructor(readonly location: string) {}
+  constructor(readonly location: string) {
+    this.#lock = new CacheLock(location);
+  }
 
   async open(): Promise<StoreOpenReport> {
     await mkdir(this.location, { recursive: true, mode: 0o750 });
+    // Before touching anything: the debris below may be another live gateway's work (issue #7).
+    await this.#lock.acquire();
     const removed: string[] = [];
     const names = await readdir(this.location);
     const remove = async (name: string): Promise<void> => {
@@ -322,5 +329,6 @@ export class DiskArtifactStore implements ArtifactStore {
       clearTimeout(this.#pendingPersist.get(key));
       await this.#persist(key);
     }
+    await this.#lock.release();
   }
 }

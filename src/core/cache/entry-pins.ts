@@ -16,7 +16,6 @@ export class EntryPins {
   /** Marker writes and removals run in order per key, so a quick unpin+pin never loses the marker. */
   readonly #ops = new Map<string, Promise<void>>();
   readonly #dir: string | undefined;
-  #dirReady: Promise<void> | undefined;
 
   /** `cacheDir` undefined: in-memory only (memory store, tests). */
   constructor(cacheDir: string | undefined) {
@@ -44,9 +43,18 @@ export class EntryPins {
     this.#counts.set(key, count);
     const dir = this.#dir;
     if (count === 1 && dir !== undefined) {
-      this.#dirReady ??= mkdir(dir, { recursive: true, mode: 0o750 }).then(() => undefined);
-      await this.#dirReady;
-      await this.#inOrder(key, () => writeFile(join(dir, `${key}.${process.pid}`), '', { mode: 0o640 }));
+      const marker = join(dir, `${key}.${process.pid}`);
+      // Markers only inform `cache prune`: a read-only, full or vanished cache volume must never
+      // fail a download (issue #7 item 2), so errors are swallowed by #inOrder. The folder is
+      // made non-recursively: if the cache directory itself is gone (an unmounted volume), it
+      // is not silently recreated on the root file system.
+      await this.#inOrder(key, () =>
+        writeFile(marker, '', { mode: 0o640 }).catch(async (err: unknown) => {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          await mkdir(dir, { mode: 0o750 }).catch(() => undefined);
+          await writeFile(marker, '', { mode: 0o640 });
+        }),
+      );
     }
   }
 
