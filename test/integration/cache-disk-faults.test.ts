@@ -178,5 +178,13 @@ describe('cache directory removed while serving (issue #7)', () => {
       ),
     ).toBe(true);
     await expect(readdir(cacheDir)).rejects.toMatchObject({ code: 'ENOENT' });
+    // Still ready (every update is served), but degraded, with the reason.
+    const ready = await request(`${s.gw.url}/api/internal/v1/gateway/ready`);
+    expect(ready.statusCode).toBe(200);
+    expect(await ready.body.json()).toMatchObject({
+      ready: true,
+      degraded: true,
+      cache: { path: cacheDir, error: 'ENOENT', fault: { code: 'ENOENT' } },
+    });
   });
 });

@@ -77,6 +77,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     config.upstream.url,
     dispatcher,
     artifacts?.cache === undefined ? undefined : config.artifactsProxy.cache.path,
+    () => artifacts?.cache?.diskFault,
   );
   const mtls = await createMtlsFeature(config, relay, dispatcher, logger);
   const inventory =

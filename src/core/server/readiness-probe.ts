@@ -12,7 +12,17 @@ export interface ReadinessReport {
     lastError: string | undefined;
     checkedAt: string;
   };
-  cache: { path: string; freeBytes: number | undefined; error: string | undefined } | undefined;
+  cache:
+    | {
+        path: string;
+        freeBytes: number | undefined;
+        error: string | undefined;
+        /** The last cache-volume fault seen by live traffic, until a fill succeeds again. */
+        fault: { code: string; message: string; at: string } | undefined;
+      }
+    | undefined;
+  /** Serving, but without the cache (its volume failed): downloads come from storage. */
+  degraded: boolean;
 }
 
 /** Probe results are reused this long, so a probe storm never becomes an upstream storm. */
@@ -34,6 +44,8 @@ export class ReadinessProbe {
     private readonly upstream: URL,
     private readonly dispatcher: Dispatcher,
     private readonly cachePath: string | undefined,
+    private readonly cacheFault: () => { code: string; message: string; at: string } | undefined = () =>
+      undefined,
   ) {}
 
   /** Record a failure seen by live traffic, so the report shows it without waiting for a probe. */
@@ -47,16 +59,25 @@ export class ReadinessProbe {
     if (this.cachePath !== undefined) {
       try {
         const s = await statfs(this.cachePath);
-        cache = { path: this.cachePath, freeBytes: s.bavail * s.bsize, error: undefined };
+        cache = {
+          path: this.cachePath,
+          freeBytes: s.bavail * s.bsize,
+          error: undefined,
+          fault: this.cacheFault(),
+        };
       } catch (err) {
         cache = {
           path: this.cachePath,
           freeBytes: undefined,
           error: (err as NodeJS.ErrnoException).code ?? String(err),
+          fault: this.cacheFault(),
         };
       }
     }
-    return { ready: upstream.reachable && cache?.error === undefined, upstream, cache };
+    // A broken cache volume does not make the gateway unready: it still serves every update,
+    // from storage (issue #7 item 2). Taking it out of a load balancer would fail them instead.
+    const degraded = cache !== undefined && (cache.error !== undefined || cache.fault !== undefined);
+    return { ready: upstream.reachable, degraded, upstream, cache };
   }
 
   #probeUpstream(): Promise<ReadinessReport['upstream']> {
