@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { splitTarget } from '../http/device-path.js';
+import { pipeToResponse } from '../http/pipe-to-response.js';
 import type { Logger } from '../logger.js';
 import type { RelayExchange } from '../upstream/device-api-relay.js';
 import { failExchange } from '../upstream/device-api-relay.js';
 import type { ArtifactCache, OriginFetcher, OriginResponse } from '../cache/artifact-cache.js';
 import type { RandomAccessReader } from '../cache/artifact-store.js';
 import type { ArtifactFill } from '../cache/artifact-fill.js';
-import { createRangeStream } from '../cache/read-stream.js';
+import { sendRange } from '../cache/read-stream.js';
 import type { RangeContinuation } from '../cache/read-stream.js';
 import { decideRange } from './byte-range.js';
 import { isHostWhitelisted } from './domain-whitelist.js';
@@ -198,16 +198,12 @@ export class ArtifactDownloads {
       res.end();
       return;
     }
-    const stream = createRangeStream(
-      reader,
-      start,
-      end,
-      fill,
-      this.#continueFromStorage(exchange, origin, rep, end),
-    );
-    stream.on('data', (chunk: Buffer) => (exchange.bytesOut += chunk.length));
     try {
-      await pipeline(stream, res);
+      await sendRange(res, reader, start, end, {
+        fill,
+        continueFrom: this.#continueFromStorage(exchange, origin, rep, end),
+        onChunk: (bytes) => (exchange.bytesOut += bytes),
+      });
     } catch (err) {
       // Cut the connection: the device resumes with Range instead of taking a short body.
       if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE')
@@ -300,7 +296,7 @@ export class ArtifactDownloads {
     }
     response.body.on('data', (chunk: Buffer) => (exchange.bytesOut += chunk.length));
     try {
-      await pipeline(response.body, res);
+      await pipeToResponse(response.body, res);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE')
         exchange.upstreamError = err as Error;

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { RandomAccessReader } from './artifact-store.js';
 import type { ArtifactFill } from './artifact-fill.js';
@@ -13,12 +14,99 @@ const CHUNK = 256 * 1024;
 /** Where the rest of a range comes from when the cache cannot deliver it (issue #7 item 2). */
 export type RangeContinuation = (position: number, cause: Error) => Promise<AsyncIterator<Buffer>>;
 
+export interface RangeSourceOptions {
+  /** The source is still being written: reads wait until the bytes exist and fail if the fill fails. */
+  fill?: ArtifactFill | undefined;
+  /**
+   * When the cache volume fails (a fill aborted by a full or failing disk, a read error), the
+   * rest of the range is taken from here instead, so the device's download goes on without a cut.
+   */
+  continueFrom?: RangeContinuation | undefined;
+}
+
 /**
- * A Readable over bytes [start, end] (inclusive) of a store reader. When `fill` is given the
- * source is still being written: reads wait until the bytes exist and fail if the fill fails.
- * When `continueFrom` is given and the cache volume fails (a fill aborted by a full or failing
- * disk, a read error), the rest of the range is taken from it instead, so the device's
- * download goes on without a cut. The reader is closed when the stream ends or is destroyed.
+ * Bytes [start, end] (inclusive) of a store reader, chunk by chunk, into buffers the caller
+ * provides. The one place that knows how to follow a growing fill and when to switch to the
+ * continuation; `createRangeStream` and `sendRange` are two ways of draining it.
+ */
+class RangeSource {
+  #position: number;
+  #rest: AsyncIterator<Buffer> | undefined;
+  #closed = false;
+
+  constructor(
+    private readonly reader: RandomAccessReader,
+    private readonly start: number,
+    private readonly end: number,
+    private readonly options: RangeSourceOptions,
+  ) {
+    this.#position = start;
+  }
+
+  get done(): boolean {
+    return this.#position > this.end;
+  }
+
+  /** The next chunk (a view of `buffer`, or a buffer of the continuation); at most `buffer.length` bytes from the cache. */
+  async next(buffer: Buffer): Promise<Buffer> {
+    let chunk: Buffer;
+    if (this.#rest !== undefined) chunk = await this.#fromContinuation(this.#rest);
+    else {
+      try {
+        chunk = await this.#fromCache(buffer);
+      } catch (err) {
+        const { continueFrom } = this.options;
+        if (continueFrom === undefined || !isDiskFault(err)) throw err;
+        this.#rest = await continueFrom(this.#position, err as Error);
+        chunk = await this.#fromContinuation(this.#rest);
+      }
+    }
+    this.#position += chunk.length;
+    return chunk;
+  }
+
+  async #fromCache(buffer: Buffer): Promise<Buffer> {
+    const position = this.#position;
+    const want = Math.min(buffer.length, this.end - position + 1);
+    const { fill } = this.options;
+    if (fill !== undefined && fill.state !== 'done' && fill.written < position + want)
+      await fill.waitFor(position);
+    const available =
+      fill !== undefined && fill.state !== 'done' ? Math.min(want, fill.written - position) : want;
+    const bytesRead = await this.reader.read(buffer, 0, available, position);
+    if (bytesRead === 0)
+      throw new GatewayError(
+        'MGW_CACHE_IO',
+        `cache file ended at ${position}, expected ${this.end + 1} bytes`,
+        {
+          hint: 'The file was truncated on disk; run `mender-gw cache verify`.',
+        },
+      );
+    return bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+  }
+
+  async #fromContinuation(source: AsyncIterator<Buffer>): Promise<Buffer> {
+    const next: IteratorResult<Buffer, unknown> = await source.next();
+    if (next.done === true)
+      throw new Error(`storage ended the rest of the range at ${this.#position}, expected ${this.end + 1}`);
+    const value = next.value;
+    // Never more than the range: the continuation was asked for exactly [position, end].
+    if (this.#position + value.length > this.end + 1)
+      throw new Error(`storage sent more than the range ${this.start}-${this.end}`);
+    return value;
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    void this.#rest?.return?.();
+    return this.reader.close().catch(() => undefined);
+  }
+}
+
+/**
+ * A Readable over bytes [start, end] of a store reader (see RangeSource). The reader is
+ * closed when the stream ends or is destroyed.
  */
 export function createRangeStream(
   reader: RandomAccessReader,
@@ -27,68 +115,75 @@ export function createRangeStream(
   fill?: ArtifactFill,
   continueFrom?: RangeContinuation,
 ): Readable {
-  let position = start;
-  let closed = false;
-  let rest: AsyncIterator<Buffer> | undefined;
-  const close = (): Promise<void> => {
-    if (closed) return Promise.resolve();
-    closed = true;
-    return reader.close().catch(() => undefined);
-  };
-  const fromCache = async (want: number): Promise<Buffer> => {
-    if (fill !== undefined && fill.state !== 'done' && fill.written < position + want)
-      await fill.waitFor(position);
-    const available =
-      fill !== undefined && fill.state !== 'done' ? Math.min(want, fill.written - position) : want;
-    const buffer = Buffer.allocUnsafe(available);
-    const bytesRead = await reader.read(buffer, 0, available, position);
-    if (bytesRead === 0)
-      throw new GatewayError('MGW_CACHE_IO', `cache file ended at ${position}, expected ${end + 1} bytes`, {
-        hint: 'The file was truncated on disk; run `mender-gw cache verify`.',
-      });
-    return bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
-  };
-  const fromContinuation = async (source: AsyncIterator<Buffer>): Promise<Buffer> => {
-    const next: IteratorResult<Buffer, unknown> = await source.next();
-    if (next.done === true)
-      throw new Error(`storage ended the rest of the range at ${position}, expected ${end + 1}`);
-    const value = next.value;
-    // Never more than the range: the continuation was asked for exactly [position, end].
-    if (position + value.length > end + 1)
-      throw new Error(`storage sent more than the range ${start}-${end}`);
-    return value;
-  };
+  const source = new RangeSource(reader, start, end, { fill, continueFrom });
   return new Readable({
     highWaterMark: CHUNK,
     read(size) {
-      if (position > end) {
+      if (source.done) {
         this.push(null);
         return;
       }
-      const want = Math.min(Math.max(size, CHUNK), end - position + 1);
-      void (async () => {
-        try {
-          let chunk: Buffer;
-          if (rest !== undefined) chunk = await fromContinuation(rest);
-          else {
-            try {
-              chunk = await fromCache(want);
-            } catch (err) {
-              if (continueFrom === undefined || !isDiskFault(err)) throw err;
-              rest = await continueFrom(position, err as Error);
-              chunk = await fromContinuation(rest);
-            }
-          }
-          position += chunk.length;
-          this.push(chunk);
-        } catch (err) {
-          this.destroy(err as Error);
-        }
-      })();
+      source.next(Buffer.allocUnsafe(Math.max(size, CHUNK))).then(
+        (chunk) => this.push(chunk),
+        (err: unknown) => this.destroy(err as Error),
+      );
     },
     destroy(err, callback) {
-      void rest?.return?.();
-      void close().then(() => callback(err));
+      void source.close().then(() => callback(err));
     },
   });
+}
+
+function premature(): Error {
+  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+}
+
+/**
+ * Send bytes [start, end] of a store reader to a device's response and end it; the reader is
+ * closed in every case. Rejects with ERR_STREAM_PREMATURE_CLOSE when the device goes away, or
+ * with the source's error (the caller then cuts the connection).
+ *
+ * Why not `createRangeStream(...).pipe(res)`: a fresh 256 KiB buffer per read made the garbage
+ * collector a large share of the CPU per GiB served (issue #6, M1). Here two buffers per
+ * download take turns: one is read into while the other is being written, and a buffer is
+ * reused only after the response's write callback said the bytes are gone.
+ */
+export async function sendRange(
+  res: Writable,
+  reader: RandomAccessReader,
+  start: number,
+  end: number,
+  options: RangeSourceOptions & { onChunk?: (bytes: number) => void } = {},
+): Promise<void> {
+  const source = new RangeSource(reader, start, end, options);
+  let onClose: () => void = () => undefined;
+  const closed = new Promise<'closed'>((resolve) => {
+    onClose = () => resolve('closed');
+    res.once('close', onClose);
+  });
+  const buffers: [Buffer, Buffer] = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  const inFlight: [Promise<unknown> | undefined, Promise<unknown> | undefined] = [undefined, undefined];
+  try {
+    for (let turn: 0 | 1 = 0; !source.done; turn = turn === 0 ? 1 : 0) {
+      const pending = inFlight[turn];
+      if (pending !== undefined && (await Promise.race([pending, closed])) === 'closed') throw premature();
+      // Read the next chunk while the previous one drains, then wait for the drain if still due.
+      const chunk = await source.next(buffers[turn]);
+      if (res.writableNeedDrain) {
+        const drained = new Promise<'drain'>((resolve) => res.once('drain', () => resolve('drain')));
+        if ((await Promise.race([drained, closed])) === 'closed') throw premature();
+      }
+      if (res.destroyed) throw premature();
+      options.onChunk?.(chunk.length);
+      const written = new Promise<void>((resolve, reject) => {
+        res.write(chunk, (err?: Error | null) => (err == null ? resolve() : reject(err)));
+      });
+      written.catch(() => undefined);
+      inFlight[turn] = written;
+    }
+    res.end();
+  } finally {
+    res.off('close', onClose);
+    await source.close();
+  }
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
-import { withoutQuery } from '../logger.js';
+import { accessLogger, withoutQuery } from '../logger.js';
 import { classifyPath, splitTarget } from '../http/device-path.js';
 import type { PathVerdict } from '../http/device-path.js';
 import { clientAddress } from '../http/client-address.js';
@@ -79,6 +79,7 @@ function logLevelFor(status: number): 'info' | 'warn' | 'error' {
  * duration, device IP.
  */
 export function createRequestHandler(ctx: HandlerContext, listener: 'http' | 'https') {
+  const access = accessLogger(ctx.logger);
   return (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
     const clientIp = clientAddress(req.socket);
@@ -106,7 +107,7 @@ export function createRequestHandler(ctx: HandlerContext, listener: 'http' | 'ht
         ctx.metrics.upstreamErrors.inc({ code });
         ctx.readiness.noteFailure(exchange.upstreamError.message);
       }
-      ctx.logger[level](
+      access[level](
         {
           listener,
           requestId,

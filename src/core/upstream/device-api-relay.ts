@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import { filterRawHeaders, filterResponseHeaders } from '../http/hop-by-hop.js';
 import { appendForwardedFor } from '../http/client-address.js';
 import { sendJsonError } from '../http/json-response.js';
 import type { GatewayError } from '../errors.js';
 import { upstreamFailure } from './upstream-error.js';
+import { RequestCancel } from './request-cancel.js';
+import { pipeToResponse } from '../http/pipe-to-response.js';
 
 /** Per-request facts the relay needs and reports back. */
 export interface RelayExchange {
@@ -83,7 +84,7 @@ export class DeviceApiRelay {
     exchange: RelayExchange,
     options: SendOptions = {},
   ): Promise<Dispatcher.ResponseData | undefined> {
-    const abort = new AbortController();
+    const abort = new RequestCancel();
     const onClose = (): void => {
       if (!res.writableFinished) abort.abort();
     };
@@ -102,14 +103,14 @@ export class DeviceApiRelay {
         method: req.method as Dispatcher.HttpMethod,
         headers,
         body: options.body ?? (hasBody(req) ? req : null),
-        signal: abort.signal,
+        signal: abort,
       });
       response.body.once('close', () => res.off('close', onClose));
       this.onResponseTime?.(Number(process.hrtime.bigint() - started) / 1e9);
       return response;
     } catch (err) {
       res.off('close', onClose);
-      if (abort.signal.aborted) return undefined;
+      if (abort.aborted) return undefined;
       throw upstreamFailure(err, this.#origin);
     }
   }
@@ -125,7 +126,7 @@ export class DeviceApiRelay {
       exchange.bytesOut += chunk.length;
     });
     try {
-      await pipeline(upstream.body, res);
+      await pipeToResponse(upstream.body, res);
     } catch (err) {
       // Headers are on the wire: cut the connection so the device never takes a
       // truncated body for a complete one (protocol doc §7).

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { RandomAccessReader } from '../../../src/core/cache/artifact-store.js';
 import { ArtifactFill } from '../../../src/core/cache/artifact-fill.js';
 import { MemoryArtifactStore } from '../../../src/core/cache/memory-artifact-store.js';
-import { createRangeStream } from '../../../src/core/cache/read-stream.js';
+import { createRangeStream, sendRange } from '../../../src/core/cache/read-stream.js';
 import { entryInfo, keyOf } from './artifact-store-conformance.js';
 
 /** A reader over a buffer that counts reads and closes. */
@@ -155,5 +156,49 @@ describe('createRangeStream following a fill', () => {
     fill.fail(new Error('upstream reset'));
     expect((await failed).message).toBe('upstream reset');
     expect(stream.destroyed).toBe(true);
+  });
+});
+
+/**
+ * sendRange reuses two buffers per download (issue #6, M1): a buffer must never be refilled
+ * before the response's write callback released it, or a device would get wrong bytes.
+ */
+describe('sendRange', () => {
+  /** A response that copies each chunk only when it acknowledges it, a few ms later. */
+  function lazySink(): Writable & { received: () => Buffer } {
+    const held: Buffer[] = [];
+    const sink = new Writable({
+      highWaterMark: 4 * 1024 * 1024, // write() says "go on" while the callback is still pending
+      write(chunk: Buffer, _encoding, callback) {
+        setTimeout(() => {
+          held.push(Buffer.from(chunk));
+          callback();
+        }, 2);
+      },
+    });
+    return Object.assign(sink, { received: () => Buffer.concat(held) });
+  }
+
+  it('sends the exact range with reused buffers and a slow consumer, then ends and closes the reader', async () => {
+    const data = randomBytes(3 * 256 * 1024 + 12_345);
+    const reader = bufferReader(data);
+    const sink = lazySink();
+    const counted: number[] = [];
+    const finished = new Promise((resolve) => sink.once('finish', resolve));
+    await sendRange(sink, reader, 1000, data.length - 1, { onChunk: (n) => counted.push(n) });
+    await finished;
+    expect(sink.received().equals(data.subarray(1000))).toBe(true);
+    expect(counted.reduce((a, b) => a + b, 0)).toBe(data.length - 1000);
+    expect(reader.closes).toBe(1);
+  });
+
+  it('rejects with ERR_STREAM_PREMATURE_CLOSE and closes the reader when the device goes away', async () => {
+    const data = randomBytes(2 * 1024 * 1024);
+    const reader = bufferReader(data);
+    const sink = lazySink();
+    const sending = sendRange(sink, reader, 0, data.length - 1);
+    sink.destroy();
+    await expect(sending).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    expect(reader.closes).toBe(1);
   });
 });
