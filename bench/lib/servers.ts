@@ -241,6 +241,9 @@ http {
 
 // ------------------------------------------------------------------------------ mender-gw
 
+/** The node flags the systemd unit and the container image run `serve` with. */
+export const PACKAGED_NODE_ARGS = ['--max-semi-space-size=4'];
+
 export const SIGNATURE_SECRET = Buffer.from('bench-secret-0123456789abcdef012').toString('base64');
 
 export async function startMenderGw(options: {
@@ -285,6 +288,8 @@ export async function startMenderGw(options: {
   const logFd = openSync(join(dir, 'serve.log'), 'a');
   const bin = join(REPO_ROOT, 'bin', 'run.js');
   const [command, args] = pinned(options.cpus, process.execPath, [
+    // As packaged (packaging/mender-gw.service, Dockerfile): a 4 MiB V8 semi-space (docs/performance.md, M5).
+    ...PACKAGED_NODE_ARGS,
     ...(options.nodeArgs ?? []),
     bin,
     'serve',

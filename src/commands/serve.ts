@@ -1,6 +1,10 @@
 import { Command, Flags } from '@oclif/core';
-import { createGateway, createLogger, LOG_LEVELS, loadConfig } from '../core/index.js';
-import type { LogLevel } from '../core/index.js';
+// Direct imports, not core/index.js: the gateway never needs the PKI tooling (@peculiar/x509
+// and its dependencies), and not loading it keeps `serve` smaller (issue #6, M5).
+import { createGateway } from '../core/server/gateway.js';
+import { createLogger, LOG_LEVELS } from '../core/logger.js';
+import type { LogLevel } from '../core/logger.js';
+import { loadConfig } from '../core/config/load-config.js';
 import { renderError } from '../cli/render-error.js';
 
 export default class Serve extends Command {

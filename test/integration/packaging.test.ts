@@ -229,7 +229,7 @@ describe('Dockerfile', () => {
 
   it('runs `serve` from the install path, exposes 8443 and 9102, and keeps config and cache on volumes', async () => {
     const entrypoint = runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT')!;
-    expect(execForm(entrypoint.args)).toEqual(['node', `${INSTALL_DIR}/bin/run.js`, 'serve']);
+    expect(execForm(entrypoint.args)).toEqual(['node', '--max-semi-space-size=4', `${INSTALL_DIR}/bin/run.js`, 'serve']);
     const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {
       bin: Record<string, string>;
     };
@@ -375,7 +375,7 @@ describe('systemd unit packaging/mender-gw.service', () => {
     expect(service('Type')).toBe('exec');
     expect(service('User')).toBe('mender-gw');
     expect(service('ExecStart')).toBe(
-      `/usr/bin/node ${INSTALL_DIR}/bin/run.js serve --config /etc/mender/mender-gateway.conf`,
+      `/usr/bin/node --max-semi-space-size=4 ${INSTALL_DIR}/bin/run.js serve --config /etc/mender/mender-gateway.conf`,
     );
     expect(service('EnvironmentFile')).toBe('-/etc/default/mender-gw');
     expect(unit.get('Install')?.get('WantedBy')).toEqual(['multi-user.target']);
