@@ -229,7 +229,12 @@ describe('Dockerfile', () => {
 
   it('runs `serve` from the install path, exposes 8443 and 9102, and keeps config and cache on volumes', async () => {
     const entrypoint = runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT')!;
-    expect(execForm(entrypoint.args)).toEqual(['node', '--max-semi-space-size=4', `${INSTALL_DIR}/bin/run.js`, 'serve']);
+    expect(execForm(entrypoint.args)).toEqual([
+      'node',
+      '--max-semi-space-size=4',
+      `${INSTALL_DIR}/bin/run.js`,
+      'serve',
+    ]);
     const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {
       bin: Record<string, string>;
     };
