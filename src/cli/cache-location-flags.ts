@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 
-/** `--config` or `--path`: where `cache ls` and `cache prune` find the cache directory. */
+/** `--config` or `--path`: where `cache ls`, `cache prune` and `cache verify` find the cache directory. */
 export const cacheLocationFlags = {
   config: Flags.string({
     char: 'c',

@@ -38,9 +38,9 @@ export const ERROR_CODES = {
   MGW_CACHE_IO: { exitCode: 1, httpStatus: 500 },
   /** Another `serve` owns the cache directory (issue #7 item 2: one gateway per cache). */
   MGW_CACHE_LOCKED: { exitCode: 1, httpStatus: 500 },
-  /** The artifact cache directory does not exist or is not a directory (`cache ls`, `cache prune`). */
+  /** The artifact cache directory does not exist or is not a directory (`cache ls`, `prune`, `verify`). */
   MGW_CACHE_NOT_FOUND: { exitCode: 1, httpStatus: 500 },
-  /** A `cache` command option is missing or invalid (size, age, no selector); exit 2 like a usage error. */
+  /** A `cache` command option is missing or invalid (size, age, key prefix, no selector); exit 2 like a usage error. */
   MGW_CACHE_INVALID_INPUT: { exitCode: 2, httpStatus: 400 },
   /** A file is not a readable Mender artifact: not a tar, no `version` or header, truncated. */
   MGW_ARTIFACT_INVALID: { exitCode: 1, httpStatus: 502 },

@@ -192,30 +192,31 @@ export async function inspectCache(dir: string, options: InspectOptions = {}): P
   const inUse = await liveInUseKeys(dir);
   const entries: CachedArtifact[] = [];
   const complete = new Set<string>();
-  for (const name of names) {
-    const key = META.exec(name)?.[1];
-    if (key === undefined) continue;
+  for (const key of entryKeysIn(names)) {
+    const name = `${key}.json`;
     // A fill of this key may be publishing right now (metadata first, bytes a moment later).
     const committing = filling.has(key);
-    const data = await statOf(`${key}.mender`);
-    const meta = await readMetadata(join(dir, name), key);
-    if (meta === undefined) continue; // removed meanwhile (serve's eviction, another prune)
-    if (typeof meta === 'string') {
-      if (!committing) await addDebris(name, 'invalid-metadata', meta, key);
-      continue;
-    }
-    if (data === undefined) {
-      if (!committing) await addDebris(name, 'metadata-without-bytes', 'the artifact bytes are missing', key);
-      continue;
-    }
-    if (data.size !== meta.size) {
-      if (!committing) {
-        const reason = `${data.size} bytes on disk, ${meta.size} recorded`;
-        await addDebris(name, 'size-mismatch', reason, key);
-        await addDebris(`${key}.mender`, 'size-mismatch', reason, key);
+    const found = await readEntryFiles(dir, key, statOf);
+    if (found === undefined) continue; // removed meanwhile (serve's eviction, another prune)
+    if (found.state !== 'complete') {
+      if (committing) continue;
+      switch (found.state) {
+        case 'unreadable-metadata':
+          await addDebris(name, 'invalid-metadata', found.reason, key);
+          break;
+        case 'missing-bytes':
+          await addDebris(name, 'metadata-without-bytes', 'the artifact bytes are missing', key);
+          break;
+        case 'size-mismatch': {
+          const reason = `${found.data.size} bytes on disk, ${found.meta.size} recorded`;
+          await addDebris(name, 'size-mismatch', reason, key);
+          await addDebris(`${key}.mender`, 'size-mismatch', reason, key);
+          break;
+        }
       }
       continue;
     }
+    const { meta } = found;
     complete.add(key);
     const header = readHeaders ? await headerOf(join(dir, `${key}.mender`), false) : SKIPPED;
     const headerName = header.artifactName;
@@ -254,7 +255,7 @@ export async function inspectCache(dir: string, options: InspectOptions = {}): P
   const volume = await statfs(dir).then(
     (s) => ({ freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize }),
     (err: unknown) => {
-      throw ioError(dir, err);
+      throw cacheIoError(dir, err);
     },
   );
   return {
@@ -286,6 +287,47 @@ export async function liveFillKeys(dir: string): Promise<Set<string>> {
   return keys;
 }
 
+/**
+ * The two files of one entry, `<key>.json` and `<key>.mender`, as found on disk. `cache ls`
+ * and `cache prune` (through {@link inspectCache}) and `cache verify` (`cache-verify.ts`) all
+ * start from this one reading, so they judge an entry the same way (issue #7 item 2).
+ */
+export type EntryFiles =
+  /** Metadata usable and the bytes have the recorded size. */
+  | { key: string; state: 'complete'; meta: ArtifactEntry; data: Stats }
+  | { key: string; state: 'size-mismatch'; meta: ArtifactEntry; data: Stats }
+  | { key: string; state: 'missing-bytes'; meta: ArtifactEntry; data: undefined }
+  /** `reason` says why the metadata cannot be used; `data` is the bytes, if any. */
+  | { key: string; state: 'unreadable-metadata'; reason: string; data: Stats | undefined };
+
+/** Keys of the entries in a directory listing: every `<key>.json`, in listing order. */
+export function entryKeysIn(names: readonly string[]): string[] {
+  return names.flatMap((name) => {
+    const key = META.exec(name)?.[1];
+    return key === undefined ? [] : [key];
+  });
+}
+
+/**
+ * Read `<key>.json` and stat `<key>.mender` in `dir`. Undefined when the metadata is gone
+ * (removed meanwhile by serve's eviction or a prune). Throws `MGW_CACHE_IO` when the
+ * metadata exists but cannot be read. `statOf` lets {@link inspectCache} reuse its stats.
+ */
+export async function readEntryFiles(
+  dir: string,
+  key: string,
+  statOf: (name: string) => Promise<Stats | undefined> = (name) =>
+    stat(join(dir, name)).catch(() => undefined),
+): Promise<EntryFiles | undefined> {
+  // Bytes first: a publication in progress renames them after the metadata, never before.
+  const data = await statOf(`${key}.mender`);
+  const meta = await readMetadata(join(dir, `${key}.json`), key);
+  if (meta === undefined) return undefined;
+  if (typeof meta === 'string') return { key, state: 'unreadable-metadata', reason: meta, data };
+  if (data === undefined) return { key, state: 'missing-bytes', meta, data };
+  return { key, state: data.size === meta.size ? 'complete' : 'size-mismatch', meta, data };
+}
+
 /** Keys pinned by a live process, from `<dir>/.in-use/<key>.<pid>`, without removing stale markers. */
 async function liveInUseKeys(dir: string): Promise<Set<string>> {
   const keys = new Set<string>();
@@ -297,20 +339,24 @@ async function liveInUseKeys(dir: string): Promise<Set<string>> {
   return keys;
 }
 
-async function listCacheDir(dir: string): Promise<string[]> {
+/**
+ * The names in the cache directory, sorted. Throws `MGW_CACHE_NOT_FOUND` when it does not
+ * exist or is not a directory and `MGW_CACHE_IO` when it cannot be read.
+ */
+export async function listCacheDir(dir: string): Promise<string[]> {
   let isDir: boolean;
   try {
     isDir = (await stat(dir)).isDirectory();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw notFound(dir, 'does not exist');
-    throw ioError(dir, err);
+    throw cacheIoError(dir, err);
   }
   if (!isDir) throw notFound(dir, 'is not a directory');
   try {
     return (await readdir(dir)).sort();
   } catch (err) {
-    throw ioError(dir, err);
+    throw cacheIoError(dir, err);
   }
 }
 
@@ -320,7 +366,8 @@ function notFound(dir: string, what: string): GatewayError {
   });
 }
 
-function ioError(path: string, err: unknown): GatewayError {
+/** `MGW_CACHE_IO` for a failed read of `path`, with a hint that tells permissions from a failing volume. */
+export function cacheIoError(path: string, err: unknown): GatewayError {
   const code = (err as NodeJS.ErrnoException).code ?? 'error';
   const denied = code === 'EACCES' || code === 'EPERM';
   return new GatewayError(
@@ -372,7 +419,7 @@ async function readMetadata(path: string, key: string): Promise<ArtifactEntry | 
     content = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw ioError(path, err);
+    throw cacheIoError(path, err);
   }
   let raw: unknown;
   try {

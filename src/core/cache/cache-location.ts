@@ -24,7 +24,7 @@ export interface CacheLocationOptions {
 }
 
 /**
- * Find the artifact cache directory for `cache ls` and `cache prune`: `path` when given,
+ * Find the artifact cache directory for `cache ls`, `prune` and `verify`: `path` when given,
  * otherwise `ArtifactsCache.Path` from the same configuration `serve` reads (file plus
  * environment overrides). Referenced certificates are not checked: the commands do not
  * need them and may run as a user who cannot read the gateway's key.
