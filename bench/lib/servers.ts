@@ -242,7 +242,7 @@ http {
 // ------------------------------------------------------------------------------ mender-gw
 
 /** The node flags the systemd unit and the container image run `serve` with. */
-export const PACKAGED_NODE_ARGS = ['--max-semi-space-size=4'];
+export const PACKAGED_NODE_ARGS = ['--max-semi-space-size=2'];
 
 export const SIGNATURE_SECRET = Buffer.from('bench-secret-0123456789abcdef012').toString('base64');
 
@@ -288,7 +288,7 @@ export async function startMenderGw(options: {
   const logFd = openSync(join(dir, 'serve.log'), 'a');
   const bin = join(REPO_ROOT, 'bin', 'run.js');
   const [command, args] = pinned(options.cpus, process.execPath, [
-    // As packaged (packaging/mender-gw.service, Dockerfile): a 4 MiB V8 semi-space (docs/performance.md, M5).
+    // As packaged (packaging/mender-gw.service, Dockerfile): a 2 MiB V8 semi-space (docs/performance.md, M5).
     ...PACKAGED_NODE_ARGS,
     ...(options.nodeArgs ?? []),
     bin,

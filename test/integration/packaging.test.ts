@@ -231,7 +231,7 @@ describe('Dockerfile', () => {
     const entrypoint = runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT')!;
     expect(execForm(entrypoint.args)).toEqual([
       'node',
-      '--max-semi-space-size=4',
+      '--max-semi-space-size=2',
       `${INSTALL_DIR}/bin/run.js`,
       'serve',
     ]);
@@ -380,7 +380,7 @@ describe('systemd unit packaging/mender-gw.service', () => {
     expect(service('Type')).toBe('exec');
     expect(service('User')).toBe('mender-gw');
     expect(service('ExecStart')).toBe(
-      `/usr/bin/node --max-semi-space-size=4 ${INSTALL_DIR}/bin/run.js serve --config /etc/mender/mender-gateway.conf`,
+      `/usr/bin/node --max-semi-space-size=2 ${INSTALL_DIR}/bin/run.js serve --config /etc/mender/mender-gateway.conf`,
     );
     expect(service('EnvironmentFile')).toBe('-/etc/default/mender-gw');
     expect(unit.get('Install')?.get('WantedBy')).toEqual(['multi-user.target']);
