@@ -142,7 +142,7 @@ export interface StorageCounters {
   abortedResponses: number;
   /** Bytes whose write completed on the socket. */
   bytesSent: number;
-  /** 403/404/405/416 answers. */
+  /** 403/404/405/416 answers, and injected redirects (`StorageFaults.redirectTo`). */
   rejected: number;
 }
 

@@ -17,7 +17,34 @@ export interface StorageFaults {
   abortAfterBytes?: number;
   /** How many responses to break that way; undefined = every response while `abortAfterBytes` is set. */
   abortTimes?: number;
+  /**
+   * Send only this many body bytes of a response, then close the connection cleanly (TLS
+   * close_notify and FIN, no reset): a body shorter than its Content-Length that ends like an
+   * orderly close, still an incomplete message (RFC 9112 §8; issue #7 item 1). Unlike
+   * `abortAfterBytes`, nothing on the wire looks like an error.
+   */
+  shortBodyBytes?: number;
+  /** How many responses to shorten that way; undefined = every response while `shortBodyBytes` is set. */
+  shortBodyTimes?: number;
+  /**
+   * After the whole body, write this many more bytes (`EXTRA_BYTE`) on the keep-alive connection,
+   * beyond the declared Content-Length and in the same write as the body's last bytes: a storage
+   * service or middlebox that miscounts (issue #7 item 1). A client that frames by Content-Length
+   * never takes them as body; the next response on that connection would not parse.
+   */
+  extraBytes?: number;
+  /**
+   * Answer requests for an artifact with `redirectStatus` and `Location: redirectTo` instead of
+   * its bytes, as S3 does for a moved bucket (301 PermanentRedirect, 307 TemporaryRedirect). The
+   * gateway must neither follow nor relay it (docs/security.md §3; issue #7 item 1).
+   */
+  redirectTo?: string;
+  /** Status of that redirect; default 302. */
+  redirectStatus?: 301 | 302 | 303 | 307 | 308;
 }
+
+/** What `extraBytes` sends: not a plausible start of an HTTP response, so a parser refuses it. */
+export const EXTRA_BYTE = 0xee;
 
 export interface StorageContext {
   state: FakeState;
@@ -90,20 +117,29 @@ async function streamSlice(
   start: number,
   end: number,
 ): Promise<void> {
-  const { bytesPerSecond, abortAfterBytes, abortTimes } = ctx.faults;
+  const { bytesPerSecond, abortAfterBytes, abortTimes, shortBodyBytes, shortBodyTimes, extraBytes } =
+    ctx.faults;
   let cutAt: number | undefined;
   if (abortAfterBytes !== undefined && (abortTimes === undefined || abortTimes > 0)) {
     cutAt = start + abortAfterBytes;
     if (abortTimes !== undefined) ctx.faults.abortTimes = abortTimes - 1;
   }
+  let shortAt: number | undefined;
+  if (shortBodyBytes !== undefined && (shortBodyTimes === undefined || shortBodyTimes > 0)) {
+    shortAt = start + shortBodyBytes;
+    if (shortBodyTimes !== undefined) ctx.faults.shortBodyTimes = shortBodyTimes - 1;
+  }
+  const stopAt = Math.min(end, cutAt ?? end, shortAt ?? end);
   let offset = start;
-  while (offset < end) {
+  while (offset < stopAt) {
     if (res.destroyed) break;
-    const limit = Math.min(end, offset + CHUNK, cutAt ?? end);
-    if (limit <= offset) break;
+    const limit = Math.min(stopAt, offset + CHUNK);
     const chunk = artifact.data.subarray(offset, limit);
     offset = limit;
-    const writable = res.write(chunk, (error) => {
+    // The extra bytes travel in the body's last write, so they reach the client together with it.
+    const extra = offset >= end && extraBytes !== undefined && extraBytes > 0 ? extraBytes : 0;
+    const wire = extra === 0 ? chunk : Buffer.concat([chunk, Buffer.alloc(extra, EXTRA_BYTE)]);
+    const writable = res.write(wire, (error) => {
       if (error === null || error === undefined) bump(ctx, artifact, 'bytesSent', chunk.length);
     });
     if (!writable) await waitDrainOrClose(res);
@@ -116,6 +152,11 @@ async function streamSlice(
     return;
   }
   bump(ctx, artifact, 'abortedResponses');
+  if (offset === shortAt && offset !== cutAt && !res.destroyed && res.socket !== null) {
+    // An orderly close after a short body: the written bytes are flushed, then close_notify/FIN.
+    res.socket.end();
+    return;
+  }
   // A cut download looks like a dropped connection, never like a clean short body.
   res.destroy();
 }
@@ -161,6 +202,23 @@ export async function handleStorage(
   }
   if (artifact === undefined) {
     reject(404, 'NoSuchKey', 'The specified key does not exist.');
+    return;
+  }
+
+  const { redirectTo, redirectStatus = 302 } = ctx.faults;
+  if (redirectTo !== undefined) {
+    // An injected fault, not S3 behaviour for a valid presigned link: counted as rejected.
+    bump(ctx, artifact, 'rejected');
+    const body = Buffer.from(
+      `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>TemporaryRedirect</Code><Message>Please re-send this request to the specified temporary endpoint.</Message><Endpoint>${new URL(redirectTo).host}</Endpoint></Error>`,
+    );
+    res.writeHead(redirectStatus, {
+      Location: redirectTo,
+      'Content-Type': 'application/xml',
+      'Content-Length': body.length,
+      Server: 'AmazonS3',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
     return;
   }
 

@@ -5,6 +5,12 @@ import type { Dispatcher } from 'undici';
 
 export type DeviceKeyType = 'ec' | 'rsa' | 'ed25519';
 
+/** A key made beforehand (see `generateDeviceKeys`), so a fleet does not pay for it per device. */
+export interface DeviceKey {
+  privateKey: KeyObject;
+  publicKeyPem: string;
+}
+
 /**
  * A device simulated in-process: its own key, auth requests signed like the real client
  * (protocol doc §2.1: RSA PKCS#1 v1.5 / ECDSA DER over SHA-256, pure Ed25519), and the
@@ -16,12 +22,17 @@ export class SimulatedDevice {
   readonly publicKeyPem: string;
   jwt: string | undefined;
 
-  constructor(mac: string, keyType: DeviceKeyType = 'ec') {
+  constructor(mac: string, key: DeviceKeyType | DeviceKey = 'ec') {
     this.mac = mac;
+    if (typeof key !== 'string') {
+      this.privateKey = key.privateKey;
+      this.publicKeyPem = key.publicKeyPem;
+      return;
+    }
     const pair =
-      keyType === 'rsa'
+      key === 'rsa'
         ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-        : keyType === 'ed25519'
+        : key === 'ed25519'
           ? generateKeyPairSync('ed25519')
           : generateKeyPairSync('ec', { namedCurve: 'P-256' });
     this.privateKey = pair.privateKey;

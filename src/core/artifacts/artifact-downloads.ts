@@ -15,6 +15,7 @@ import { isHostWhitelisted } from './domain-whitelist.js';
 import { ARTIFACT_ROUTE, PROXY_ROUTE, decodeProxyLinkTarget } from './artifact-link.js';
 import type { ArtifactLinkSigner } from './artifact-link.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import { discardBody } from '../http/discard-body.js';
 
 export const MENDER_ARTIFACT_TYPE = 'application/vnd.mender-artifact';
 
@@ -238,7 +239,7 @@ export class ArtifactDownloads {
       });
       const contentRange = response.headers['content-range'];
       if (response.statusCode !== 206 || contentRange !== `bytes ${position}-${end}/${rep.size}`) {
-        response.body.destroy();
+        discardBody(response.body);
         throw new GatewayError(
           'MGW_UPSTREAM_BAD_RESPONSE',
           `storage answered ${response.statusCode} to the rest of a download the cache could not serve`,
@@ -263,7 +264,7 @@ export class ArtifactDownloads {
   ): Promise<void> {
     let response = prefetched;
     if (response !== undefined && req.headers.range !== undefined && response.statusCode === 200) {
-      response.body.destroy(); // a full-body response fetched for the cache; the device wants a range
+      discardBody(response.body); // a full-body response fetched for the cache; the device wants a range
       response = undefined;
     }
     if (response === undefined) {
@@ -273,7 +274,7 @@ export class ArtifactDownloads {
       response = await this.options.fetchOrigin(origin, headers, raw);
     }
     if (response.statusCode >= 300 && response.statusCode < 400) {
-      response.body.destroy();
+      discardBody(response.body);
       throw new GatewayError(
         'MGW_UPSTREAM_BAD_RESPONSE',
         `storage answered ${response.statusCode} (redirect not followed)`,
@@ -290,7 +291,7 @@ export class ArtifactDownloads {
     headers['cache-control'] = 'private, no-transform';
     res.writeHead(response.statusCode, headers);
     if (req.method === 'HEAD') {
-      response.body.destroy();
+      discardBody(response.body);
       res.end();
       return;
     }

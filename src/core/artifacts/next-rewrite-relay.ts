@@ -2,18 +2,25 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate } from 'node:zlib';
 import type { Dispatcher } from 'undici';
-import { GatewayError, toGatewayError } from '../errors.js';
+import { GatewayError, isGatewayError, toGatewayError } from '../errors.js';
 import { filterResponseHeaders } from '../http/hop-by-hop.js';
 import type { Logger } from '../logger.js';
 import type { DeviceApiRelay, RelayExchange } from '../upstream/device-api-relay.js';
 import { failExchange } from '../upstream/device-api-relay.js';
+import { upstreamFailure } from '../upstream/upstream-error.js';
 import { rewriteInstructions } from './deployment-rewrite.js';
 import type { RewriteOptions } from './deployment-rewrite.js';
 
 /** Upstream bodies of deployments/next are small JSON; anything larger is not instructions. */
 const MAX_INSTRUCTIONS_BYTES = 1024 * 1024;
 
-const DECODERS: Record<string, (data: Buffer) => Promise<Buffer>> = {
+type Decoder = (data: Buffer, options: { maxOutputLength: number }) => Promise<Buffer>;
+
+/**
+ * Decoded output is bounded like the body itself: a small compressed answer that inflates to
+ * gigabytes (a decompression bomb) is refused instead of filling the gateway's memory (issue #7).
+ */
+const DECODERS: Record<string, Decoder> = {
   gzip: promisify(gunzip),
   'x-gzip': promisify(gunzip),
   deflate: promisify(inflate),
@@ -28,24 +35,64 @@ export function isDeploymentsNext(method: string | undefined, path: string): boo
   return false;
 }
 
-async function readBounded(body: Dispatcher.ResponseData['body']): Promise<Buffer> {
+/**
+ * Read the whole answer. The connection dropping or going silent mid-body is an upstream failure
+ * like one before the headers (502/504), not a gateway bug (issue #7 item 1: it was a 500).
+ */
+async function readBounded(body: Dispatcher.ResponseData['body'], origin: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_INSTRUCTIONS_BYTES) {
-      body.destroy();
-      throw new GatewayError(
-        'MGW_UPSTREAM_BAD_RESPONSE',
-        `deployments/next answer larger than ${MAX_INSTRUCTIONS_BYTES} bytes`,
-        {
-          hint: 'The upstream answer is not deployment instructions; check UpstreamServer.URL.',
-        },
-      );
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_INSTRUCTIONS_BYTES) {
+        body.destroy();
+        throw new GatewayError(
+          'MGW_UPSTREAM_BAD_RESPONSE',
+          `deployments/next answer larger than ${MAX_INSTRUCTIONS_BYTES} bytes`,
+          {
+            hint: 'The upstream answer is not deployment instructions; check UpstreamServer.URL.',
+          },
+        );
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (err) {
+    throw isGatewayError(err) ? err : upstreamFailure(err, origin);
   }
   return Buffer.concat(chunks);
+}
+
+/** Undo the Content-Encoding; a body that does not decode is a bad answer (502), not a bug (issue #7). */
+async function decodeBody(raw: Buffer, encoding: string, decode: Decoder): Promise<Buffer> {
+  try {
+    return await decode(raw, { maxOutputLength: MAX_INSTRUCTIONS_BYTES });
+  } catch (err) {
+    const tooLarge = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+    throw new GatewayError(
+      'MGW_UPSTREAM_BAD_RESPONSE',
+      tooLarge
+        ? `deployments/next answer decodes to more than ${MAX_INSTRUCTIONS_BYTES} bytes`
+        : `deployments/next answer is not valid ${encoding} (${(err as Error).message})`,
+      { cause: err, hint: 'The upstream answer is not deployment instructions; check UpstreamServer.URL.' },
+    );
+  }
+}
+
+/**
+ * JSON.stringify recurses: instructions nested thousands of levels deep (JSON.parse takes them)
+ * overflow the stack. Upstream instructions are a few levels deep, so this is a bad answer (502),
+ * not a gateway bug (issue #7 item 1: it was a 500).
+ */
+function serialize(instructions: unknown): Buffer {
+  try {
+    return Buffer.from(JSON.stringify(instructions));
+  } catch (err) {
+    throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', 'deployments/next answer cannot be re-encoded', {
+      cause: err,
+      hint: 'The upstream answer is nested too deeply to be deployment instructions.',
+    });
+  }
 }
 
 /**
@@ -76,7 +123,7 @@ export class NextRewriteRelay {
       return;
     }
     try {
-      const raw = await readBounded(upstream.body);
+      const raw = await readBounded(upstream.body, this.relay.origin);
       const encodingHeader = upstream.headers['content-encoding'];
       const encoding = (
         Array.isArray(encodingHeader) ? encodingHeader.join(',') : (encodingHeader ?? 'identity')
@@ -93,7 +140,7 @@ export class NextRewriteRelay {
           },
         );
       }
-      const text = decode === undefined ? raw : await decode(raw);
+      const text = decode === undefined ? raw : await decodeBody(raw, encoding, decode);
       let parsed: unknown;
       try {
         parsed = JSON.parse(text.toString('utf8'));
@@ -101,7 +148,7 @@ export class NextRewriteRelay {
         parsed = undefined; // not JSON: relay unchanged, the device will reject it on its own
       }
       const rewritten = parsed === undefined ? undefined : rewriteInstructions(parsed, this.options);
-      const body = rewritten === undefined ? text : Buffer.from(JSON.stringify(rewritten));
+      const body = rewritten === undefined ? text : serialize(rewritten);
       if (rewritten === undefined && parsed !== undefined)
         this.logger.debug({ requestId: exchange.requestId }, 'deployments/next 200 without a download link');
       const headers = filterResponseHeaders(

@@ -14,6 +14,7 @@ import { ArtifactFill } from './artifact-fill.js';
 import { evictFor } from './cache-eviction.js';
 import { cacheIoError, isDiskFault } from './disk-fault.js';
 import type { EntryPins } from './entry-pins.js';
+import { discardBody } from '../http/discard-body.js';
 
 /** The parts of an upstream storage response the cache needs (undici's ResponseData fits). */
 export interface OriginResponse {
@@ -229,7 +230,7 @@ export class ArtifactCache {
     try {
       return await this.#prepareFill(ref, response);
     } catch (err) {
-      response.body.destroy(); // never leave the storage response open
+      discardBody(response.body); // never leave the storage response open
       throw err;
     }
   }
@@ -331,7 +332,7 @@ export class ArtifactCache {
           // (the link dropped right after): the artifact is complete, keep it.
           if (writer.bytesWritten === fill.size && !isFatalFillError(err)) break;
           if (isFatalFillError(err) || this.#closing || resumes >= FILL_RESUMES) throw err;
-          body.destroy();
+          discardBody(body);
           lost = err;
         }
       }
@@ -347,7 +348,7 @@ export class ArtifactCache {
         'cache fill finished',
       );
     } catch (err) {
-      body.destroy();
+      discardBody(body);
       await writer.abort();
       this.#fills.delete(ref.key);
       const error = err instanceof Error ? err : new Error(String(err));
@@ -411,7 +412,7 @@ export class ArtifactCache {
     this.#active.set(fill, response);
     const contentRange = header(response.headers, 'content-range');
     if (response.statusCode !== 206 || contentRange !== `bytes ${written}-${fill.size - 1}/${fill.size}`) {
-      response.body.destroy();
+      discardBody(response.body);
       throw new GatewayError(
         'MGW_UPSTREAM_BAD_RESPONSE',
         `storage answered ${response.statusCode}${contentRange === undefined ? '' : ` (${contentRange})`} to a resumed download`,
