@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeUpstream } from '../fake-upstream/index.js';
 import type { FakeArtifact, FakeUpstream } from '../fake-upstream/index.js';
 import { createFleet, runFleet } from '../support/fleet.js';
 import type { FleetDevice } from '../support/fleet.js';
-import { freePort } from '../support/free-port.js';
-import { startServeProcess } from '../support/serve-process.js';
+import { startFleetGateway } from '../support/fleet-gateway.js';
 import type { ServeProcess } from '../support/serve-process.js';
 
 const DEVICES = 2000;
@@ -37,34 +36,10 @@ describe(`${DEVICES} devices cycle through the gateway (issue #7 load)`, () => {
   beforeAll(async () => {
     upstream = await startFakeUpstream({ autoAcceptDevices: true });
     dir = await mkdtemp(join(tmpdir(), 'mgw-fleet-'));
-    const port = await freePort();
-    const cert = await upstream.pki.issueServer('gateway.fake.test', {
-      dns: ['gateway.fake.test'],
-      ips: ['127.0.0.1'],
-    });
-    const conf = join(dir, 'mender-gateway.conf');
-    await writeFile(
-      conf,
-      JSON.stringify({
-        HTTP: { Enabled: false },
-        HTTPS: {
-          Enabled: true,
-          Listen: `127.0.0.1:${port}`,
-          ServerCertificate: cert.certPath,
-          ServerKey: cert.keyPath,
-        },
-        UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath },
-        Features: {
-          ArtifactsProxy: {
-            Enabled: true,
-            GatewayURL: `https://127.0.0.1:${port}`,
-            DomainWhitelist: ['127.0.0.2'],
-            ArtifactsCache: { Enabled: true, Path: join(dir, 'cache'), SignatureSecret: SECRET },
-          },
-        },
-      }),
-    );
-    [serve, { fleet, keyMs }] = await Promise.all([startServeProcess(conf), createFleet(DEVICES)]);
+    [serve, { fleet, keyMs }] = await Promise.all([
+      startFleetGateway(upstream, dir, SECRET),
+      createFleet(DEVICES),
+    ]);
   });
   afterAll(async () => {
     // beforeAll may have failed part-way: close only what it made.

@@ -20,8 +20,8 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startFakeUpstream } from '../fake-upstream/index.js';
 import { createFleet, runFleet } from '../support/fleet.js';
-import { freePort } from '../support/free-port.js';
-import { REPO_ROOT, startServeProcess } from '../support/serve-process.js';
+import { startFleetGateway } from '../support/fleet-gateway.js';
+import { REPO_ROOT } from '../support/serve-process.js';
 import { judgeSoak } from './soak-verdict.js';
 import type { SoakSample, SoakVerdict } from './soak-verdict.js';
 
@@ -119,38 +119,10 @@ async function runSoak(
   const failures: string[] = [];
   const rounds: SoakRound[] = [];
   try {
-    const port = await freePort();
-    const cert = await upstream.pki.issueServer('gateway.fake.test', {
-      dns: ['gateway.fake.test'],
-      ips: ['127.0.0.1'],
-    });
-    const conf = join(dir, 'mender-gateway.conf');
-    await writeFile(
-      conf,
-      JSON.stringify({
-        HTTP: { Enabled: false },
-        HTTPS: {
-          Enabled: true,
-          Listen: `127.0.0.1:${port}`,
-          ServerCertificate: cert.certPath,
-          ServerKey: cert.keyPath,
-        },
-        UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath },
-        Features: {
-          ArtifactsProxy: {
-            Enabled: true,
-            GatewayURL: `https://127.0.0.1:${port}`,
-            DomainWhitelist: ['127.0.0.2'],
-            ArtifactsCache: {
-              Enabled: true,
-              Path: join(dir, 'cache'),
-              SignatureSecret: Buffer.alloc(32, 9).toString('base64'),
-            },
-          },
-        },
-      }),
-    );
-    const [serve, created] = await Promise.all([startServeProcess(conf), createFleet(args.devices)]);
+    const [serve, created] = await Promise.all([
+      startFleetGateway(upstream, dir, Buffer.alloc(32, 9).toString('base64')),
+      createFleet(args.devices),
+    ]);
     let fleet = created.fleet;
     log(`gateway pid ${serve.pid}; ${args.devices} devices, ${args.concurrency} at once, ${args.seconds} s`);
     try {
