@@ -3,6 +3,7 @@
  * in front of the same loopback origin, measured in the same run, alternating.
  *
  *   npx tsx bench/run.ts [--quick] [--only M1,M2,...] [--reps N] [--out DIR] [--no-pin] [--cpu-prof DIR]
+ *                        [--fleet-devices N]
  *
  * Writes bench/results/<timestamp>.json (or DIR) and prints a table. See docs/performance.md.
  */
@@ -18,6 +19,7 @@ interface Args {
   outDir: string;
   pin: boolean;
   cpuProfDir: string | undefined;
+  fleetDevices: number | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -27,6 +29,7 @@ function parseArgs(argv: string[]): Args {
   let outDir = join(REPO_ROOT, 'bench', 'results');
   let pin = true;
   let cpuProfDir: string | undefined;
+  let fleetDevices: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -49,9 +52,13 @@ function parseArgs(argv: string[]): Args {
       if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps needs a positive integer');
     } else if (arg === '--out') outDir = value();
     else if (arg === '--cpu-prof') cpuProfDir = resolve(value());
-    else throw new Error(`unknown argument ${arg}`);
+    else if (arg === '--fleet-devices') {
+      fleetDevices = Number(value());
+      if (!Number.isInteger(fleetDevices) || fleetDevices < 1)
+        throw new Error('--fleet-devices needs a positive integer');
+    } else throw new Error(`unknown argument ${arg}`);
   }
-  return { quick, only, reps, outDir, pin, cpuProfDir };
+  return { quick, only, reps, outDir, pin, cpuProfDir, fleetDevices };
 }
 
 const args = parseArgs(process.argv.slice(2));
@@ -62,6 +69,7 @@ const { result, path } = await runBench({
   outDir: args.outDir,
   pin: args.pin,
   cpuProfDir: args.cpuProfDir,
+  fleetDevices: args.fleetDevices,
   log: (line) => console.error(`[bench] ${line}`),
 });
 console.log(formatTable(result));
@@ -69,6 +77,8 @@ console.log(
   `\nnginx: ${result.nginx.available ? (result.nginx.version ?? '') : `SKIPPED — ${result.nginx.reason ?? ''}`}`,
 );
 console.log(`load: ${result.load.pinning}; API load: ${result.load.api}`);
+const fleet = result.metrics.Fleet;
+if (fleet.status === 'measured' && fleet.reason !== undefined) console.log(`Fleet: ${fleet.reason}`);
 console.log(
   `machine load average (1 min): ${result.machine.loadAverage.start.toFixed(2)} at start, ${result.machine.loadAverage.end.toFixed(2)} at end — anything else running skews the figures`,
 );

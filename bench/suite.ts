@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { cpus as osCpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ArtifactLinkSigner } from '../src/core/artifacts/artifact-link.js';
 import type { DownloadResult, DownloadSpec } from './client/downloads.js';
 import { runApiLoad, runDownloads } from './lib/clients.js';
+import { runFleetScenario } from './lib/fleet-scenario.js';
 import { startOrigin } from './lib/origin.js';
 import type { Origin } from './lib/origin.js';
 import { peakRss, resetPeakRss, rss, sumCpuSeconds } from './lib/proc.js';
@@ -21,6 +22,7 @@ import {
 } from './lib/servers.js';
 import type { NginxAvailability, ServerUnderTest } from './lib/servers.js';
 import { GiB, medianOf, MiB, ratios } from './lib/stats.js';
+import { writeRandomFile } from './lib/random-file.js';
 
 export const METRICS = ['M1', 'M2', 'M3', 'M4', 'M5', 'Fleet'] as const;
 export type MetricName = (typeof METRICS)[number];
@@ -34,10 +36,13 @@ export interface BenchOptions {
   pin: boolean;
   /** Write V8 CPU profiles of mender-gw (`node --cpu-prof`) to this folder. */
   cpuProfDir?: string | undefined;
+  /** Fleet: simulated devices per run (default 2,000; quick 100). */
+  fleetDevices?: number | undefined;
   log: (line: string) => void;
 }
 
-type Side = 'nginx' | 'mender-gw';
+/** `direct`: Fleet's baseline, the devices talking to the fake upstream with no gateway in between. */
+type Side = 'nginx' | 'direct' | 'mender-gw';
 type Numbers = Record<string, number>;
 
 export interface SideResult {
@@ -50,7 +55,11 @@ export interface MetricResult {
   status: 'measured' | 'skipped' | 'not-run';
   reason?: string;
   description: string;
-  cases: Record<string, { nginx?: SideResult; 'mender-gw'?: SideResult; ratio: Numbers }>;
+  /** `ratio` is mender-gw ÷ the other side: nginx for M1–M5, `direct` for Fleet. */
+  cases: Record<
+    string,
+    { nginx?: SideResult; direct?: SideResult; 'mender-gw'?: SideResult; ratio: Numbers }
+  >;
 }
 
 export interface BenchResult {
@@ -79,19 +88,6 @@ export interface BenchResult {
 function sh(command: string, args: string[]): string {
   const out = spawnSync(command, args, { cwd: REPO_ROOT, encoding: 'utf8' });
   return out.status === 0 ? out.stdout.trim() : '';
-}
-
-async function writeRandomFile(path: string, size: number): Promise<void> {
-  const out = createWriteStream(path);
-  const chunk = 4 * MiB;
-  for (let written = 0; written < size; written += chunk) {
-    if (!out.write(randomBytes(Math.min(chunk, size - written)))) {
-      await new Promise<void>((resolve) => out.once('drain', resolve));
-    }
-  }
-  await new Promise<void>((resolve, reject) =>
-    out.end((err?: Error | null) => (err ? reject(err) : resolve())),
-  );
 }
 
 async function sha256Of(path: string, start: number, end: number): Promise<string> {
@@ -149,6 +145,7 @@ export async function runBench(options: BenchOptions): Promise<{ result: BenchRe
   const m2Clients = 50;
   const m3Seconds = quick ? 2 : 10;
   const latencySeconds = quick ? 1 : 5;
+  const warmUpSeconds = quick ? 1 : 3;
   const slowSeconds = quick ? 2 : 5;
   const canPin = options.pin && existsSync('/usr/bin/taskset') && osCpus().length >= 2;
   const serverCpus = canPin ? '0' : undefined;
@@ -165,13 +162,14 @@ export async function runBench(options: BenchOptions): Promise<{ result: BenchRe
   metrics.M4.description =
     'Range requests on uncached, cached and partially filled artifacts, bodies compared by SHA-256';
   metrics.M5.description = `peak RSS (VmHWM) of the server during M1 (${smallSize / MiB} MiB and ${bigSize / MiB} MiB) and with one slow client`;
-  metrics.Fleet = {
-    status: 'not-run',
-    reason:
-      'not implemented yet: the Fleet scenario (N simulated devices through the gateway vs the fake upstream) is future work, see docs/performance.md',
-    description: 'N simulated devices doing auth → inventory → next → download (Range resume) → status',
-    cases: {},
-  };
+  const fleetDevices = options.fleetDevices ?? (quick ? 100 : 2000);
+  const fleetTunnels = quick ? 50 : 1000;
+  const fleetConcurrency = 200;
+  const fleetArtifactBytes = 1 * MiB;
+  const fleetInterruptEvery = 20;
+  metrics.Fleet.description = `${fleetDevices} simulated mender-client 3.x devices (${Math.min(fleetConcurrency, fleetDevices)} at a time): signed auth → inventory → next → download of a fresh ${fleetArtifactBytes / MiB} MiB artifact (every ${fleetInterruptEvery}th cut halfway, resumed with Range) → status → re-auth → success, through mender-gw vs directly against the fake upstream; and ${fleetTunnels} WebSocket tunnels held open through mender-gw`;
+  // Fleet compares with the fake upstream directly, so with only Fleet there is nothing to set up for M1–M5.
+  const wantsServers = METRICS.some((m) => m !== 'Fleet' && wants(m));
 
   if (canPin) {
     // The orchestrator hosts the origin: keep it (and the clients it spawns) off the servers' core.
@@ -181,50 +179,16 @@ export async function runBench(options: BenchOptions): Promise<{ result: BenchRe
   const work = await mkdtemp(join(tmpdir(), 'mgw-bench-'));
   const servers: ServerUnderTest[] = [];
   let origin: Origin | undefined;
-  const nginxInfo = ensureNginx(log);
+  const nginxInfo: NginxAvailability = wantsServers
+    ? ensureNginx(log)
+    : {
+        available: false,
+        reason: 'not needed: only Fleet was asked for (it compares with no gateway at all)',
+      };
   if (!nginxInfo.available) log(`nginx side SKIPPED: ${nginxInfo.reason ?? 'unknown reason'}`);
   const wrk = existsSync('/usr/bin/wrk') ? '/usr/bin/wrk' : undefined;
+  const files = join(work, 'files');
   try {
-    log(`work dir ${work}; writing ${smallSize / MiB} MiB and ${bigSize / MiB} MiB artifacts…`);
-    const files = join(work, 'files');
-    await mkdir(files);
-    await writeRandomFile(join(files, 'small.mender'), smallSize);
-    if (wants('M1') || wants('M5')) await writeRandomFile(join(files, 'big.mender'), bigSize);
-    origin = await startOrigin(files, { slowBytesPerSecond: smallSize / 2 });
-    const cert = makeCertificate(work);
-    const sign = (gatewayUrl: string, originUrl: string): string =>
-      new ArtifactLinkSigner(Buffer.from(SIGNATURE_SECRET, 'base64'), new URL(gatewayUrl), 86_400_000)
-        .sign(new URL(originUrl), { id: 'bench', name: 'bench' })
-        .url.toString();
-    if (nginxInfo.available) {
-      const nginxDir = join(work, 'nginx');
-      await mkdir(nginxDir);
-      servers.push(
-        await startNginx({
-          binary: nginxInfo.binary!,
-          dir: nginxDir,
-          originPort: origin.port,
-          cert,
-          cpus: serverCpus,
-        }),
-      );
-    }
-    const gwDir = join(work, 'mender-gw');
-    await mkdir(gwDir);
-    servers.push(
-      await startMenderGw({
-        dir: gwDir,
-        originUrl: origin.url,
-        cert,
-        cpus: serverCpus,
-        sign,
-        ...(options.cpuProfDir === undefined
-          ? {}
-          : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] }),
-      }),
-    );
-    log(`servers: ${servers.map((s) => `${s.name} ${s.url}`).join(', ')}; origin ${origin.url}`);
-
     const record = (
       metric: MetricName,
       caseName: string,
@@ -240,8 +204,77 @@ export async function runBench(options: BenchOptions): Promise<{ result: BenchRe
       sideResult.reps.push(values);
       sideResult.median = medianOf(sideResult.reps);
       if (note !== undefined) (sideResult.notes ??= []).push(note);
-      entry.ratio = ratios(entry['mender-gw']?.median, entry.nginx?.median);
+      entry.ratio = ratios(entry['mender-gw']?.median, (entry.nginx ?? entry.direct)?.median);
     };
+
+    // ------------------------------------------------------------------ Fleet
+    // First, while nothing else runs: it starts its own gateway and fake upstream.
+    if (wants('Fleet')) {
+      try {
+        const dir = join(work, 'fleet');
+        await mkdir(dir);
+        const outcome = await runFleetScenario({
+          devices: fleetDevices,
+          tunnels: fleetTunnels,
+          reps,
+          artifactBytes: fleetArtifactBytes,
+          concurrency: fleetConcurrency,
+          interruptEvery: fleetInterruptEvery,
+          dir,
+          serverCpus,
+          log,
+          record: (caseName, side, values, note) => record('Fleet', caseName, side, values, note),
+        });
+        metrics.Fleet.status = 'measured';
+        if (outcome.warnings.length > 0) metrics.Fleet.reason = outcome.warnings.join('; ');
+      } catch (error) {
+        // A failed Fleet must not cost M1–M5 their run; the error still fails the bench.
+        errors.push(error instanceof Error ? (error.stack ?? error.message) : String(error));
+        metrics.Fleet.reason = `failed: ${error instanceof Error ? error.message : String(error)}`;
+        log(`Fleet failed: ${String(error)}`);
+      }
+    }
+
+    if (wantsServers) {
+      log(`work dir ${work}; writing ${smallSize / MiB} MiB and ${bigSize / MiB} MiB artifacts…`);
+      await mkdir(files);
+      await writeRandomFile(join(files, 'small.mender'), smallSize);
+      if (wants('M1') || wants('M5')) await writeRandomFile(join(files, 'big.mender'), bigSize);
+      origin = await startOrigin(files, { slowBytesPerSecond: smallSize / 2 });
+      const cert = makeCertificate(work);
+      const sign = (gatewayUrl: string, originUrl: string): string =>
+        new ArtifactLinkSigner(Buffer.from(SIGNATURE_SECRET, 'base64'), new URL(gatewayUrl), 86_400_000)
+          .sign(new URL(originUrl), { id: 'bench', name: 'bench' })
+          .url.toString();
+      if (nginxInfo.available) {
+        const nginxDir = join(work, 'nginx');
+        await mkdir(nginxDir);
+        servers.push(
+          await startNginx({
+            binary: nginxInfo.binary!,
+            dir: nginxDir,
+            originPort: origin.port,
+            cert,
+            cpus: serverCpus,
+          }),
+        );
+      }
+      const gwDir = join(work, 'mender-gw');
+      await mkdir(gwDir);
+      servers.push(
+        await startMenderGw({
+          dir: gwDir,
+          originUrl: origin.url,
+          cert,
+          cpus: serverCpus,
+          sign,
+          ...(options.cpuProfDir === undefined
+            ? {}
+            : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] }),
+        }),
+      );
+      log(`servers: ${servers.map((s) => `${s.name} ${s.url}`).join(', ')}; origin ${origin.url}`);
+    }
 
     const measure = async (
       server: ServerUnderTest,
@@ -367,9 +400,12 @@ export async function runBench(options: BenchOptions): Promise<{ result: BenchRe
     if (wants('M3')) {
       const path = '/api/devices/v1/deviceconfig/configuration';
       for (let rep = 0; rep < reps; rep++) {
-        const direct = await runApiLoad(`${origin.url}${path}`, 1, latencySeconds, loadCpus, wrk);
-        const directLoad = await runApiLoad(`${origin.url}${path}`, 50, m3Seconds, loadCpus, wrk);
+        const direct = await runApiLoad(`${origin!.url}${path}`, 1, latencySeconds, loadCpus, wrk);
+        const directLoad = await runApiLoad(`${origin!.url}${path}`, 50, m3Seconds, loadCpus, wrk);
         await alternate(servers, rep, async (server) => {
+          // Warm up first: V8 compiles mender-gw's request path lazily, and a cold 2 s quick run
+          // charged that to the per-request CPU (nginx has nothing to compile). Both sides get it.
+          await runApiLoad(`${server.url}${path}`, 50, warmUpSeconds, loadCpus, wrk);
           let load: Awaited<ReturnType<typeof runApiLoad>> | undefined;
           const m = await measure(server, async () => {
             load = await runApiLoad(`${server.url}${path}`, 50, m3Seconds, loadCpus, wrk);
@@ -481,7 +517,8 @@ export async function runBench(options: BenchOptions): Promise<{ result: BenchRe
 
   if (!nginxInfo.available) {
     for (const m of METRICS) {
-      if (metrics[m].status === 'measured')
+      // Fleet has no nginx side: its comparison is the fake upstream directly.
+      if (m !== 'Fleet' && metrics[m].status === 'measured')
         metrics[m].reason = `mender-gw side only: ${nginxInfo.reason ?? ''}`;
     }
   }
@@ -537,6 +574,9 @@ const TARGETS: Record<string, string> = {
   'M3.addedLatencyP50Ms': 'gw ≤ 0.15 ms',
   'M4.failures': '0',
   'M5.peakRssMiB': 'gw ≤ 100 MiB, same ±10 % for both sizes',
+  'Fleet.wallMs': 'ratio ≤ 1.2',
+  'Fleet.errors': '0',
+  'Fleet.storageBytesOverArtifact': 'gw = 1.00',
 };
 
 function fmt(n: number | undefined): string {
@@ -562,14 +602,17 @@ export function formatTable(result: BenchResult): string {
       ]);
       continue;
     }
+    // Fleet's comparison is the devices talking to the fake upstream directly, not nginx: say so.
+    if (name === 'Fleet') rows.push(['', '', '', 'direct', 'mender-gw', 'gw÷direct', '']);
     for (const [caseName, entry] of Object.entries(metric.cases)) {
-      const keys = Object.keys(entry['mender-gw']?.median ?? entry.nginx?.median ?? {});
+      const other = entry.nginx ?? entry.direct;
+      const keys = Object.keys(entry['mender-gw']?.median ?? other?.median ?? {});
       for (const key of keys) {
         rows.push([
           name,
           caseName,
           key,
-          fmt(entry.nginx?.median[key]),
+          fmt(other?.median[key]),
           fmt(entry['mender-gw']?.median[key]),
           fmt(entry.ratio[key]),
           TARGETS[`${name}.${key}`] ?? '',

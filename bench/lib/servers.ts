@@ -253,7 +253,14 @@ export async function startMenderGw(options: {
   cpus: string | undefined;
   /** Extra node flags, e.g. `--cpu-prof`. */
   nodeArgs?: string[];
-  sign: (gatewayUrl: string, originUrl: string) => string;
+  /** Signs a gateway link for an origin URL (M1–M5); Fleet gets its links from deployments/next. */
+  sign?: (gatewayUrl: string, originUrl: string) => string;
+  /** CA (file) that signed the origin's certificate, for an `https://` origin (Fleet's fake upstream). */
+  originCaPath?: string;
+  /** Hosts whose artifact links are proxied; default the origin's `127.0.0.1`. */
+  domainWhitelist?: string[];
+  /** More top-level config sections (Fleet: `Metrics`), added to the ones above. */
+  extraConfig?: Record<string, unknown>;
 }): Promise<ServerUnderTest> {
   const { dir } = options;
   const port = await freePort();
@@ -267,12 +274,15 @@ export async function startMenderGw(options: {
       ServerCertificate: options.cert.cert,
       ServerKey: options.cert.key,
     },
-    UpstreamServer: { URL: options.originUrl },
+    UpstreamServer: {
+      URL: options.originUrl,
+      ...(options.originCaPath === undefined ? {} : { CACertificate: options.originCaPath }),
+    },
     Features: {
       ArtifactsProxy: {
         Enabled: true,
         GatewayURL: url,
-        DomainWhitelist: ['127.0.0.1'],
+        DomainWhitelist: options.domainWhitelist ?? ['127.0.0.1'],
         ArtifactsCache: {
           Enabled: true,
           Path: join(dir, 'cache'),
@@ -282,6 +292,7 @@ export async function startMenderGw(options: {
       },
     },
     ShutdownGracePeriod: '1s',
+    ...options.extraConfig,
   };
   const confPath = join(dir, 'mender-gateway.conf');
   await writeFile(confPath, JSON.stringify(conf, null, 2));
@@ -309,7 +320,10 @@ export async function startMenderGw(options: {
     url,
     pids: () => [pid],
     memoryPids: () => [pid],
-    artifactUrl: (originPath) => options.sign(url, `${options.originUrl}${originPath}`),
+    artifactUrl: (originPath) => {
+      if (options.sign === undefined) throw new Error('startMenderGw: no `sign` given, cannot make links');
+      return options.sign(url, `${options.originUrl}${originPath}`);
+    },
     stop: () => stopChild(child, 'SIGTERM'),
   };
 }

@@ -8,10 +8,17 @@ import { REPO_ROOT } from '../support/serve-process.js';
 
 const run = promisify(execFile);
 
+interface SideResult {
+  median: Record<string, number>;
+  notes?: string[];
+}
+
 /**
- * Issue #6: the benchmark suite runs in quick mode so it never rots. No thresholds: only that
- * it completes and writes a result JSON with every metric. Without nginx (not root, no apt)
- * the mender-gw side still runs and the reason nginx was skipped is printed.
+ * Issue #6: the benchmark suite runs in quick mode so it never rots. No performance thresholds:
+ * only that it completes and writes a result JSON with every metric. Without nginx (not root, no
+ * apt) the mender-gw side still runs and the reason nginx was skipped is printed. Fleet's
+ * correctness is checked, since it costs nothing extra: no device errors through the gateway and
+ * exactly one storage download of the artifact.
  */
 describe('benchmark suite, quick mode (issue #6)', () => {
   it('completes and writes a result with every metric', { timeout: 180_000 }, async () => {
@@ -28,7 +35,14 @@ describe('benchmark suite, quick mode (issue #6)', () => {
         mode: string;
         errors: string[];
         nginx: { available: boolean; reason?: string };
-        metrics: Record<string, { status: string; cases: Record<string, unknown> }>;
+        metrics: Record<
+          string,
+          {
+            status: string;
+            reason?: string;
+            cases: Record<string, { direct?: SideResult; 'mender-gw'?: SideResult }>;
+          }
+        >;
       };
       if (!result.nginx.available) {
         console.warn(`bench smoke: nginx side skipped: ${result.nginx.reason ?? '(no reason given)'}`);
@@ -42,6 +56,26 @@ describe('benchmark suite, quick mode (issue #6)', () => {
         expect(Object.keys(result.metrics[name]!.cases).length, name).toBeGreaterThan(0);
       }
       expect(stdout).toContain('gw÷nginx');
+
+      const fleet = result.metrics.Fleet!;
+      expect(fleet.status, fleet.reason).toBe('measured');
+      const [runCase] = Object.entries(fleet.cases).filter(([name]) => name.includes('devices'));
+      expect(runCase, JSON.stringify(Object.keys(fleet.cases))).toBeDefined();
+      const [caseName, { direct, 'mender-gw': gw }] = runCase!;
+      const notes = JSON.stringify([direct?.notes, gw?.notes]);
+      expect(gw?.median.errors, `${caseName}: ${notes}`).toBe(0);
+      expect(gw?.median.storageBytesOverArtifact, caseName).toBe(1);
+      expect(gw?.median.devicesSucceeded, caseName).toBeGreaterThan(0);
+      expect(direct?.median.wallMs, caseName).toBeGreaterThan(0);
+      expect(stdout).toContain('gw÷direct');
+      // Skipped only when the open-file limit is too low, and then the reason says so.
+      const tunnels = Object.entries(fleet.cases).find(([name]) => name.includes('tunnels'));
+      if (tunnels === undefined) expect(fleet.reason).toContain('open-file limit');
+      else {
+        const median = tunnels[1]['mender-gw']?.median;
+        expect(median?.tunnelErrors, JSON.stringify(tunnels[1]['mender-gw']?.notes)).toBe(0);
+        expect(median?.tunnelsOpenAfterClose).toBe(0);
+      }
     } finally {
       await rm(out, { recursive: true, force: true });
     }
