@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
@@ -12,6 +13,7 @@ import { startCacheScenario, DEVICE_TYPE } from '../support/cache-scenario.js';
 import type { CacheScenario } from '../support/cache-scenario.js';
 import { pollNext } from '../support/simulated-device.js';
 import type { SimulatedDevice } from '../support/simulated-device.js';
+import { closedPort } from '../support/loopback-server.js';
 import { startTestGateway } from '../support/test-gateway.js';
 import { failOnUncaughtErrors } from '../support/uncaught-errors.js';
 import type { TestGateway } from '../support/test-gateway.js';
@@ -584,5 +586,44 @@ describe.each([
     const download = await call(uri);
     expect(download.status).toBe(200);
     expect(sha256(download.body)).toBe(artifactSha);
+  });
+});
+
+describe('the Mender server down when the gateway starts (issue #7 item 1)', () => {
+  it('serve starts, readiness says so, devices get 502 JSON; their retry is relayed once it is back', async () => {
+    const port = await closedPort();
+    const gw = await startTestGateway({ UpstreamServer: { URL: `http://127.0.0.1:${port}` } });
+    const path = '/api/devices/v1/deviceconfig/configuration';
+    const upstream = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"timezone":"UTC"}');
+    });
+    try {
+      // Down: alive (the process serves), not ready, and a device call is a clean 502.
+      expect((await request(`${gw.url}/api/internal/v1/gateway/alive`)).statusCode).toBe(204);
+      const notReady = await request(`${gw.url}/api/internal/v1/gateway/ready`);
+      expect(notReady.statusCode).toBe(503);
+      expect(
+        ((await notReady.body.json()) as { upstream: { lastError: string } }).upstream.lastError,
+      ).toMatch(/ECONNREFUSED/);
+      const refused = await request(`${gw.url}${path}`);
+      expect(refused.statusCode).toBe(502);
+      expect(refused.headers['content-type']).toMatch(/application\/json/);
+      expect(((await refused.body.json()) as { error: string }).error).toMatch(
+        /unreachable \(ECONNREFUSED\)/,
+      );
+
+      // Back on the same address: the device's next try goes through, and the gateway is ready.
+      await new Promise<void>((resolve) => upstream.listen(port, '127.0.0.1', resolve));
+      const retried = await request(`${gw.url}${path}`);
+      expect(retried.statusCode).toBe(200);
+      expect(await retried.body.json()).toEqual({ timezone: 'UTC' });
+      expect((await request(`${gw.url}/api/internal/v1/gateway/ready`)).statusCode).toBe(200);
+    } finally {
+      await gw.close();
+      upstream.closeAllConnections();
+      await new Promise<void>((resolve) =>
+        upstream.listening ? upstream.close(() => resolve()) : resolve(),
+      );
+    }
   });
 });

@@ -81,7 +81,10 @@ export class ReadinessProbe {
   }
 
   #probeUpstream(): Promise<ReadinessReport['upstream']> {
-    if (this.#last !== undefined && Date.now() - Date.parse(this.#last.checkedAt) < PROBE_INTERVAL_MS) {
+    // Only a good answer is reused: after an outage, readiness must turn 200 at the first probe
+    // that finds the upstream back, not up to PROBE_INTERVAL_MS later (issue #7 item 1). Probes
+    // while it is down are single-flight, so a busy load balancer costs one attempt at a time.
+    if (this.#last?.reachable === true && Date.now() - Date.parse(this.#last.checkedAt) < PROBE_INTERVAL_MS) {
       return Promise.resolve({ ...this.#last, lastError: this.#lastError });
     }
     this.#pending ??= this.#probe().finally(() => {
