@@ -98,8 +98,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "const u=new URL(process.env.MGW_HEALTHCHECK_URL||'https://127.0.0.1:8443/api/internal/v1/gateway/alive');require(u.protocol==='https:'?'node:https':'node:http').get(u,{rejectUnauthorized:false,timeout:4000},r=>process.exit(r.statusCode===204?0:1)).on('timeout',()=>process.exit(1)).on('error',()=>process.exit(1))"]
 
 # Extra arguments are flags of serve: docker run … mender-gw:0.1.0 --log-level debug
-# --max-semi-space-size=2: a smaller V8 young generation; MALLOC_MMAP_THRESHOLD_: buffers of 32 KiB
-# and more are given back to the system when freed (glibc); see docs/performance.md (M5).
-ENV MALLOC_MMAP_THRESHOLD_=32768
+# --max-semi-space-size=2: a smaller V8 young generation; see docs/performance.md (M5).
 ENTRYPOINT ["node", "--max-semi-space-size=2", "/opt/mender-gw/bin/run.js", "serve"]
 CMD []

@@ -243,15 +243,6 @@ http {
 
 /** The node flags the systemd unit and the container image run `serve` with. */
 export const PACKAGED_NODE_ARGS = ['--max-semi-space-size=2'];
-/**
- * The environment they add: glibc serves buffers of 32 KiB and more from mmap, so freed socket and
- * TLS buffers go back to the system (docs/performance.md, M5). `MGW_BENCH_PACKAGED_ENV` (JSON)
- * replaces it for experiments.
- */
-export const PACKAGED_ENV: NodeJS.ProcessEnv =
-  process.env.MGW_BENCH_PACKAGED_ENV === undefined
-    ? { MALLOC_MMAP_THRESHOLD_: '32768' }
-    : (JSON.parse(process.env.MGW_BENCH_PACKAGED_ENV) as NodeJS.ProcessEnv);
 
 export const SIGNATURE_SECRET = Buffer.from('bench-secret-0123456789abcdef012').toString('base64');
 
@@ -268,8 +259,6 @@ export async function startMenderGw(options: {
   originCaPath?: string;
   /** Hosts whose artifact links are proxied; default the origin's `127.0.0.1`. */
   domainWhitelist?: string[];
-  /** Extra environment variables for the gateway process (experiments, e.g. malloc tuning). */
-  env?: NodeJS.ProcessEnv;
   /** More top-level config sections (Fleet: `Metrics`), added to the ones above. */
   extraConfig?: Record<string, unknown>;
 }): Promise<ServerUnderTest> {
@@ -310,7 +299,7 @@ export async function startMenderGw(options: {
   const logFd = openSync(join(dir, 'serve.log'), 'a');
   const bin = join(REPO_ROOT, 'bin', 'run.js');
   const [command, args] = pinned(options.cpus, process.execPath, [
-    // As packaged (packaging/mender-gw.service, Dockerfile): a 2 MiB V8 semi-space and PACKAGED_ENV (docs/performance.md, M5).
+    // As packaged (packaging/mender-gw.service, Dockerfile): a 2 MiB V8 semi-space (docs/performance.md, M5).
     ...PACKAGED_NODE_ARGS,
     ...(options.nodeArgs ?? []),
     bin,
@@ -320,7 +309,7 @@ export async function startMenderGw(options: {
   ]);
   const child = spawn(command, args, {
     cwd: dir,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...PACKAGED_ENV, ...options.env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
     stdio: ['ignore', logFd, logFd],
   });
   closeSync(logFd);

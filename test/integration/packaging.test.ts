@@ -23,7 +23,6 @@ import { REPO_ROOT, startServeProcess } from '../support/serve-process.js';
 import type { ServeProcess } from '../support/serve-process.js';
 import { createTestPki } from '../support/test-pki.js';
 import type { TestPki } from '../support/test-pki.js';
-import { PACKAGED_ENV } from '../../bench/lib/servers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -50,7 +49,6 @@ const OTHER_ENV_NAMES = new Set([
   'NODE_OPTIONS',
   'NODE_ENV',
   'MGW_HEALTHCHECK_URL',
-  'MALLOC_MMAP_THRESHOLD_',
 ]);
 
 /** An environment with no configuration variable of the calling shell, as an operator's clean shell. */
@@ -264,8 +262,6 @@ describe('Dockerfile', () => {
     const env = envOf(runtime);
     for (const name of env.keys()) expect(CONFIG_ENV_NAMES.has(name), `ENV ${name}`).toBe(false);
     expect(env.get('NODE_ENV')).toBe('production');
-    // The glibc setting the benchmarks run with (bench/lib/servers.ts PACKAGED_ENV; performance.md M5).
-    expect(env.get('MALLOC_MMAP_THRESHOLD_')).toBe(PACKAGED_ENV.MALLOC_MMAP_THRESHOLD_);
   });
 
   it('has a HEALTHCHECK on the alive endpoint with a node one-liner (no curl in slim images)', () => {
@@ -387,9 +383,6 @@ describe('systemd unit packaging/mender-gw.service', () => {
       `/usr/bin/node --max-semi-space-size=2 ${INSTALL_DIR}/bin/run.js serve --config /etc/mender/mender-gateway.conf`,
     );
     expect(service('EnvironmentFile')).toBe('-/etc/default/mender-gw');
-    expect(unit.get('Service')?.get('Environment')).toContain(
-      `MALLOC_MMAP_THRESHOLD_=${PACKAGED_ENV.MALLOC_MMAP_THRESHOLD_ ?? ''}`,
-    );
     expect(unit.get('Install')?.get('WantedBy')).toEqual(['multi-user.target']);
     expect(unit.get('Unit')?.get('After')?.join(' ')).toContain('network-online.target');
   });
