@@ -243,6 +243,14 @@ http {
 
 /** The node flags the systemd unit and the container image run `serve` with. */
 export const PACKAGED_NODE_ARGS = ['--max-semi-space-size=2'];
+/**
+ * Extra environment for the gateway under test, for experiments (`MGW_BENCH_PACKAGED_ENV` as JSON,
+ * e.g. `{"MALLOC_MMAP_THRESHOLD_":"32768"}`; docs/performance.md, M5). Empty by default: the
+ * packaged unit and image set nothing else.
+ */
+export const PACKAGED_ENV: NodeJS.ProcessEnv = JSON.parse(
+  process.env.MGW_BENCH_PACKAGED_ENV ?? '{}',
+) as NodeJS.ProcessEnv;
 
 export const SIGNATURE_SECRET = Buffer.from('bench-secret-0123456789abcdef012').toString('base64');
 
@@ -309,7 +317,7 @@ export async function startMenderGw(options: {
   ]);
   const child = spawn(command, args, {
     cwd: dir,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...PACKAGED_ENV },
     stdio: ['ignore', logFd, logFd],
   });
   closeSync(logFd);
