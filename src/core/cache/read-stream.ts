@@ -4,13 +4,16 @@ import { GatewayError } from '../errors.js';
 import type { RandomAccessReader } from './artifact-store.js';
 import type { ArtifactFill } from './artifact-fill.js';
 import { isDiskFault } from './disk-fault.js';
+import { MAX_CHUNK_BYTES, readBufferBudget } from './read-buffer-budget.js';
+import type { ReadBufferBudget } from './read-buffer-budget.js';
 
 /**
  * 128 KiB per read: measured as cheap per GiB as 256 KiB (issue #6, M1; 16 KiB cost ~20 % more
  * CPU), at half the memory per device — two such buffers per download (M5: memory must not
- * grow with artifact size, and stay under 100 MiB with 20 devices).
+ * grow with artifact size). sendRange takes less when many devices download at once
+ * (read-buffer-budget.ts).
  */
-const CHUNK = 128 * 1024;
+const CHUNK = MAX_CHUNK_BYTES;
 
 /** Where the rest of a range comes from when the cache cannot deliver it (issue #7 item 2). */
 export type RangeContinuation = (position: number, cause: Error) => Promise<AsyncIterator<Buffer>>;
@@ -146,23 +149,30 @@ function premature(): Error {
  *
  * Why not `createRangeStream(...).pipe(res)`: a fresh 256 KiB buffer per read made the garbage
  * collector a large share of the CPU per GiB served (issue #6, M1). Here two buffers per
- * download take turns: one is read into while the other is being written, and a buffer is
- * reused only after the response's write callback said the bytes are gone.
+ * download (sized by read-buffer-budget.ts) take turns: one is read into while the other is
+ * being written, and a buffer is reused only after the response's write callback said the
+ * bytes are gone.
  */
 export async function sendRange(
   res: Writable,
   reader: RandomAccessReader,
   start: number,
   end: number,
-  options: RangeSourceOptions & { onChunk?: (bytes: number) => void } = {},
+  options: RangeSourceOptions & {
+    onChunk?: (bytes: number) => void;
+    /** Where the buffer size comes from; default the process-wide budget. */
+    budget?: ReadBufferBudget;
+  } = {},
 ): Promise<void> {
   const source = new RangeSource(reader, start, end, options);
+  const lease = (options.budget ?? readBufferBudget).lease();
   let onClose: () => void = () => undefined;
   const closed = new Promise<'closed'>((resolve) => {
     onClose = () => resolve('closed');
     res.once('close', onClose);
   });
-  const buffers: [Buffer, Buffer] = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  const size = lease.chunkBytes;
+  const buffers: [Buffer, Buffer] = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
   const inFlight: [Promise<unknown> | undefined, Promise<unknown> | undefined] = [undefined, undefined];
   try {
     for (let turn: 0 | 1 = 0; !source.done; turn = turn === 0 ? 1 : 0) {
@@ -184,6 +194,7 @@ export async function sendRange(
     }
     res.end();
   } finally {
+    lease.release();
     res.off('close', onClose);
     await source.close();
   }

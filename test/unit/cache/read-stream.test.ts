@@ -6,6 +6,7 @@ import type { RandomAccessReader } from '../../../src/core/cache/artifact-store.
 import { ArtifactFill } from '../../../src/core/cache/artifact-fill.js';
 import { MemoryArtifactStore } from '../../../src/core/cache/memory-artifact-store.js';
 import { createRangeStream, sendRange } from '../../../src/core/cache/read-stream.js';
+import { ReadBufferBudget } from '../../../src/core/cache/read-buffer-budget.js';
 import { entryInfo, keyOf } from './artifact-store-conformance.js';
 
 /** A reader over a buffer that counts reads and closes. */
@@ -190,6 +191,22 @@ describe('sendRange', () => {
     expect(sink.received().equals(data.subarray(1000))).toBe(true);
     expect(counted.reduce((a, b) => a + b, 0)).toBe(data.length - 1000);
     expect(reader.closes).toBe(1);
+  });
+
+  it('with many devices at once, uses the smaller chunks of the read-buffer budget and gives its share back', async () => {
+    const data = randomBytes(300 * 1024 + 7);
+    const reader = bufferReader(data);
+    const sink = lazySink();
+    // 1,000 downloads already running: this one gets 16 KiB buffers.
+    const budget = new ReadBufferBudget();
+    const crowd = Array.from({ length: 1000 }, () => budget.lease());
+    const counted: number[] = [];
+    const finished = new Promise((resolve) => sink.once('finish', resolve));
+    await sendRange(sink, reader, 0, data.length - 1, { budget, onChunk: (n) => counted.push(n) });
+    await finished;
+    expect(sink.received().equals(data)).toBe(true);
+    expect(Math.max(...counted)).toBe(16 * 1024);
+    expect(budget.active).toBe(crowd.length);
   });
 
   it('rejects with ERR_STREAM_PREMATURE_CLOSE and closes the reader when the device goes away', async () => {
