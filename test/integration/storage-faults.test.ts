@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { request } from 'undici';
 import type { FakeArtifact, StorageFaults } from '../fake-upstream/index.js';
+import { callAsDevice, GATEWAY_ARTIFACTS, sha256 } from '../support/device-answer.js';
+import type { DeviceAnswer } from '../support/device-answer.js';
 import { startCacheScenario, DEVICE_TYPE } from '../support/cache-scenario.js';
 import type { CacheScenario } from '../support/cache-scenario.js';
 import { startLoopbackServer } from '../support/loopback-server.js';
@@ -29,29 +29,12 @@ import type { SimulatedDevice } from '../support/simulated-device.js';
  */
 
 const KiB = 1024;
-const GATEWAY_ARTIFACTS = '/api/devices/v1/gateway/artifacts/';
 const provides = { device_type: DEVICE_TYPE, artifact_name: 'initial' };
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
-interface Download {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-  /** Set when the connection was cut before the declared body was complete. */
-  cut: string | undefined;
-}
+type Download = DeviceAnswer;
 
-async function download(url: string, headers: Record<string, string> = {}): Promise<Download> {
-  const res = await request(url, { headers });
-  const chunks: Buffer[] = [];
-  let cut: string | undefined;
-  try {
-    for await (const chunk of res.body) chunks.push(chunk as Buffer);
-  } catch (err) {
-    cut = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-  }
-  return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), cut };
-}
+const download = (url: string, headers: Record<string, string> = {}): Promise<Download> =>
+  callAsDevice(url, { headers });
 
 /**
  * The device got only bytes of the artifact, in order from `offset`; and either all of them,

@@ -1,5 +1,4 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -9,6 +8,8 @@ import { Readable } from 'node:stream';
 import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import type { FakeUpstream } from '../fake-upstream/index.js';
+import { callAsDevice, GATEWAY_ARTIFACTS, sha256 } from '../support/device-answer.js';
+import type { DeviceAnswer } from '../support/device-answer.js';
 import { startCacheScenario, DEVICE_TYPE } from '../support/cache-scenario.js';
 import type { CacheScenario } from '../support/cache-scenario.js';
 import { pollNext } from '../support/simulated-device.js';
@@ -33,30 +34,8 @@ import type { TestGateway } from '../support/test-gateway.js';
 
 const NEXT = '/api/devices/v2/deployments/device/deployments/next';
 const INVENTORY = '/api/devices/v1/inventory/device/attributes';
-const GATEWAY_ARTIFACTS = '/api/devices/v1/gateway/artifacts/';
 const provides = { device_type: DEVICE_TYPE, artifact_name: 'initial' };
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-
-/** What a device saw: the status and headers, the body bytes it got, and why the body ended early. */
-interface DeviceAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-  /** Set when the connection was cut before the declared body was complete. */
-  cut: string | undefined;
-}
-
-async function call(url: string, options: Parameters<typeof request>[1] = {}): Promise<DeviceAnswer> {
-  const res = await request(url, options);
-  const chunks: Buffer[] = [];
-  let cut: string | undefined;
-  try {
-    for await (const chunk of res.body) chunks.push(chunk as Buffer);
-  } catch (err) {
-    cut = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-  }
-  return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), cut };
-}
+const call = callAsDevice;
 
 function errorOf(answer: Pick<DeviceAnswer, 'headers' | 'body'>): string {
   expect(answer.headers['content-type']).toMatch(/^application\/json/);
