@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { startFakeUpstream } from '../fake-upstream/index.js';
 import type { FakeArtifact, FakeUpstream, FakeUpstreamOptions } from '../fake-upstream/index.js';
 import { freePort } from './free-port.js';
+import { siteGatewayConf } from './site-gateway-conf.js';
 import { SimulatedDevice } from './simulated-device.js';
 import { startTestGateway } from './test-gateway.js';
 import type { TestGateway } from './test-gateway.js';
@@ -57,34 +58,17 @@ export async function startCacheScenario(
   const ownDir = options.cacheDir === undefined;
   const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'mgw-cache-')));
   const metricsPort = options.metrics === true ? await freePort() : undefined;
-  const conf: Record<string, unknown> = {
-    ...(metricsPort === undefined ? {} : { Metrics: { Enabled: true, Listen: `127.0.0.1:${metricsPort}` } }),
-    ...(cert === undefined
-      ? { HTTP: { Enabled: true, Listen: `127.0.0.1:${port}` } }
-      : {
-          HTTP: { Enabled: false },
-          HTTPS: {
-            Enabled: true,
-            Listen: `127.0.0.1:${port}`,
-            ServerCertificate: cert.certPath,
-            ServerKey: cert.keyPath,
-          },
-        }),
-    UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath },
-    Features: {
-      ArtifactsProxy: {
-        Enabled: true,
-        GatewayURL: gatewayUrl,
-        DomainWhitelist: options.whitelist ?? ['127.0.0.2'],
-        ArtifactsCache: {
-          Enabled: options.cache ?? true,
-          Path: cacheDir,
-          SignatureSecret: SECRET,
-          LinkExpireDuration: options.linkExpire ?? '24h',
-        },
-      },
-    },
-  };
+  const conf = siteGatewayConf({
+    upstream,
+    port,
+    cert,
+    cacheDir,
+    signatureSecret: SECRET,
+    cache: options.cache,
+    whitelist: options.whitelist,
+    linkExpire: options.linkExpire,
+    metricsPort,
+  });
   let gw = await startTestGateway(conf);
   let count = 0;
   return {

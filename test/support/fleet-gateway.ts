@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FakeUpstream } from '../fake-upstream/index.js';
 import { freePort } from './free-port.js';
+import { siteGatewayConf } from './site-gateway-conf.js';
 import { startServeProcess } from './serve-process.js';
 import type { ServeProcess } from './serve-process.js';
 
@@ -23,24 +24,7 @@ export async function startFleetGateway(
   const conf = join(dir, 'mender-gateway.conf');
   await writeFile(
     conf,
-    JSON.stringify({
-      HTTP: { Enabled: false },
-      HTTPS: {
-        Enabled: true,
-        Listen: `127.0.0.1:${port}`,
-        ServerCertificate: cert.certPath,
-        ServerKey: cert.keyPath,
-      },
-      UpstreamServer: { URL: upstream.url, CACertificate: upstream.pki.ca.certPath },
-      Features: {
-        ArtifactsProxy: {
-          Enabled: true,
-          GatewayURL: `https://127.0.0.1:${port}`,
-          DomainWhitelist: ['127.0.0.2'],
-          ArtifactsCache: { Enabled: true, Path: join(dir, 'cache'), SignatureSecret: signatureSecret },
-        },
-      },
-    }),
+    JSON.stringify(siteGatewayConf({ upstream, port, cert, cacheDir: join(dir, 'cache'), signatureSecret })),
   );
   return startServeProcess(conf);
 }
