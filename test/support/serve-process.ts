@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { PACKAGED_NODE_ARGS } from '../../bench/lib/servers.js';
 import { LogCapture } from './log-capture.js';
 import type { LogLine } from './log-capture.js';
 
@@ -32,16 +33,22 @@ async function procStatus(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number
 
 /**
  * Run the built `mender-gw serve` (bin/run.js over dist/) as a child process, the way an
- * operator does, and wait until every configured listener logged `listening`.
+ * operator does (the packaged node flags included), and wait until every configured listener
+ * logged `listening`.
  */
 export async function startServeProcess(
   configPath: string,
   options: { env?: NodeJS.ProcessEnv; listeners?: number; args?: string[] } = {},
 ): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath, ...(options.args ?? [])], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // With the node flags of the packaged unit and image, so memory figures are an operator's.
+  const child = spawn(
+    process.execPath,
+    [...PACKAGED_NODE_ARGS, BIN, 'serve', '--config', configPath, ...(options.args ?? [])],
+    {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const logs = new LogCapture();
   child.stdout.pipe(logs);
   let stderr = '';
