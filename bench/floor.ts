@@ -15,25 +15,16 @@
  * Prints a table: the floor is what the runtime costs on this machine; mender-gw ÷ floor is what
  * its own features cost. See docs/performance.md, "The Node.js floor".
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus as osCpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { ArtifactLinkSigner } from '../src/core/artifacts/artifact-link.js';
 import { runApiLoad, runDownloads } from './lib/clients.js';
 import { startOrigin } from './lib/origin.js';
 import { sumCpuSeconds } from './lib/proc.js';
-import {
-  freePort,
-  makeCertificate,
-  pinned,
-  REPO_ROOT,
-  SIGNATURE_SECRET,
-  startMenderGw,
-} from './lib/servers.js';
+import { freePort, makeCertificate, pinned, REPO_ROOT, signBenchLink, startMenderGw } from './lib/servers.js';
 import { GiB, median, MiB } from './lib/stats.js';
 import { writeRandomFile } from './lib/random-file.js';
 
@@ -104,11 +95,13 @@ try {
   const cert = makeCertificate(work);
   const gwDir = join(work, 'gw');
   await mkdir(gwDir);
-  const sign = (gatewayUrl: string, originUrl: string): string =>
-    new ArtifactLinkSigner(Buffer.from(SIGNATURE_SECRET, 'base64'), new URL(gatewayUrl), 86_400_000)
-      .sign(new URL(originUrl), { id: 'bench', name: 'bench' })
-      .url.toString();
-  const gw = await startMenderGw({ dir: gwDir, originUrl: origin.url, cert, cpus: serverCpus, sign });
+  const gw = await startMenderGw({
+    dir: gwDir,
+    originUrl: origin.url,
+    cert,
+    cpus: serverCpus,
+    sign: signBenchLink,
+  });
   const sides: Side[] = [
     await startFloor(work, origin.url, cert),
     {

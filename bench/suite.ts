@@ -5,7 +5,6 @@ import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { cpus as osCpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ArtifactLinkSigner } from '../src/core/artifacts/artifact-link.js';
 import type { DownloadResult, DownloadSpec } from './client/downloads.js';
 import { runApiLoad, runDownloads } from './lib/clients.js';
 import { runFleetScenario } from './lib/fleet-scenario.js';
@@ -16,7 +15,7 @@ import {
   ensureNginx,
   makeCertificate,
   REPO_ROOT,
-  SIGNATURE_SECRET,
+  signBenchLink,
   startMenderGw,
   startNginx,
 } from './lib/servers.js';
@@ -242,10 +241,7 @@ export async function runBench(options: BenchOptions): Promise<{ result: BenchRe
       if (wants('M1') || wants('M5')) await writeRandomFile(join(files, 'big.mender'), bigSize);
       origin = await startOrigin(files, { slowBytesPerSecond: smallSize / 2 });
       const cert = makeCertificate(work);
-      const sign = (gatewayUrl: string, originUrl: string): string =>
-        new ArtifactLinkSigner(Buffer.from(SIGNATURE_SECRET, 'base64'), new URL(gatewayUrl), 86_400_000)
-          .sign(new URL(originUrl), { id: 'bench', name: 'bench' })
-          .url.toString();
+
       if (nginxInfo.available) {
         const nginxDir = join(work, 'nginx');
         await mkdir(nginxDir);
@@ -267,7 +263,7 @@ export async function runBench(options: BenchOptions): Promise<{ result: BenchRe
           originUrl: origin.url,
           cert,
           cpus: serverCpus,
-          sign,
+          sign: signBenchLink,
           ...(options.cpuProfDir === undefined
             ? {}
             : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] }),

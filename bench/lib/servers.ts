@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { childPids } from './proc.js';
+import { ArtifactLinkSigner } from '../../src/core/artifacts/artifact-link.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -253,6 +254,13 @@ export const PACKAGED_ENV: NodeJS.ProcessEnv = JSON.parse(
 ) as NodeJS.ProcessEnv;
 
 export const SIGNATURE_SECRET = Buffer.from('bench-secret-0123456789abcdef012').toString('base64');
+
+/** The signed gateway link for an origin artifact URL, as deployments/next would hand it out. */
+export function signBenchLink(gatewayUrl: string, originUrl: string): string {
+  return new ArtifactLinkSigner(Buffer.from(SIGNATURE_SECRET, 'base64'), new URL(gatewayUrl), 86_400_000)
+    .sign(new URL(originUrl), { id: 'bench', name: 'bench' })
+    .url.toString();
+}
 
 export async function startMenderGw(options: {
   dir: string;

@@ -1,8 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { WebSocket } from 'ws';
-import { rss } from './proc.js';
+import { openFiles, rss } from './proc.js';
 import { MiB } from './stats.js';
 
 /** mender-connect's endpoint (protocol doc §2.6). */
@@ -57,10 +57,6 @@ export function openFileLimit(pid: number | 'self'): number {
   const limits = readFileSync(`/proc/${pid}/limits`, 'utf8');
   const soft = /^Max open files\s+(\S+)/m.exec(limits)?.[1];
   return soft === undefined || soft === 'unlimited' ? Number.POSITIVE_INFINITY : Number(soft);
-}
-
-function openFiles(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).length;
 }
 
 async function tunnelGauge(metricsUrl: string): Promise<number> {

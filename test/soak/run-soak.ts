@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -22,6 +22,7 @@ import { startFakeUpstream } from '../fake-upstream/index.js';
 import { createFleet, runFleet } from '../support/fleet.js';
 import { startFleetGateway } from '../support/fleet-gateway.js';
 import { REPO_ROOT } from '../support/serve-process.js';
+import { openFiles } from '../../bench/lib/proc.js';
 import { judgeSoak } from './soak-verdict.js';
 import type { SoakSample, SoakVerdict } from './soak-verdict.js';
 
@@ -80,27 +81,16 @@ function parseArgs(argv: string[]): SoakArgs {
   return args;
 }
 
-async function openFds(pid: number): Promise<number> {
-  return (await readdir(`/proc/${pid}/fd`)).length;
-}
-
-async function vmRss(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  if (match?.[1] === undefined) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return Number(match[1]) * 1024;
-}
-
 /**
  * Descriptors once the round's device connections have closed on the gateway's side too: they
  * close a moment after the devices' own ends, and /proc has no event for it, so read until two
  * reads 100 ms apart agree (at most 5 s).
  */
 async function settledFds(pid: number): Promise<number> {
-  let last = await openFds(pid);
+  let last = openFiles(pid);
   for (let i = 0; i < 50; i++) {
     await delay(100);
-    const now = await openFds(pid);
+    const now = openFiles(pid);
     if (now === last) return now;
     last = now;
   }
@@ -153,7 +143,7 @@ async function runSoak(
           storageRequests,
           cycleP99Ms: result.latencyMs.cycle.p99,
           fds: await settledFds(serve.pid),
-          rssBytes: await vmRss(serve.pid),
+          rssBytes: await serve.rss(),
         };
         rounds.push(sample);
         log(

@@ -1,3 +1,5 @@
+import { median } from '../../bench/lib/stats.js';
+
 /**
  * Whether a soak's resource samples stayed flat (issue #7 item 5: "memory and open file
  * descriptors flat"). The first rounds are warm-up (V8 grows its heap to a working size, undici
@@ -31,12 +33,6 @@ export const FD_SLACK = 4;
 export const WARM_UP_ROUNDS = 2;
 /** Fewer samples than this after warm-up: not enough to call anything flat. */
 export const MIN_SAMPLES = 3;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 const mib = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
 

@@ -1,3 +1,5 @@
+import { percentile } from '../../bench/lib/stats.js';
+
 /** Distribution of one latency, in milliseconds (issue #6: p50/p99 are what the targets name). */
 export interface LatencySummary {
   count: number;
@@ -9,14 +11,11 @@ export interface LatencySummary {
   mean: number;
 }
 
-/** Nearest-rank percentiles (the same definition as bench/lib/stats.ts), rounded to 0.1 ms. */
+/** Nearest-rank percentiles (bench/lib/stats.ts, as the benchmarks report them), rounded to 0.1 ms. */
 export function summarizeLatencies(values: readonly number[]): LatencySummary {
   const sorted = [...values].sort((a, b) => a - b);
   const round = (v: number): number => Math.round(v * 10) / 10;
-  const rank = (p: number): number =>
-    sorted.length === 0
-      ? Number.NaN
-      : round(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!);
+  const rank = (p: number): number => round(percentile(sorted, p));
   const sum = sorted.reduce((a, b) => a + b, 0);
   return {
     count: sorted.length,
