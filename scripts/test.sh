@@ -32,9 +32,9 @@ npm run lint
 
 echo "==> build and check that oclif.manifest.json is current"
 npm run build
-npx oclif manifest >/dev/null
+npm run --silent manifest >/dev/null
 if ! git diff --quiet -- oclif.manifest.json 2>/dev/null; then
-  echo "oclif.manifest.json is stale: run 'npm run build && npx oclif manifest' and commit it" >&2
+  echo "oclif.manifest.json is stale: run 'npm run build && npm run manifest' and commit it" >&2
   git --no-pager diff --stat -- oclif.manifest.json >&2
   exit 1
 fi
