@@ -4,10 +4,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const path = new URL('../oclif.manifest.json', import.meta.url);
-const manifest = JSON.parse(readFileSync(path, 'utf8'));
+const manifest = JSON.parse(readFileSync(path, 'utf8')) as { commands: Record<string, unknown> };
 manifest.commands = Object.fromEntries(
   Object.keys(manifest.commands)
     .sort()
-    .map((id) => [id, manifest.commands[id]]),
+    .map((id) => [id, manifest.commands[id]] as const),
 );
 writeFileSync(path, `${JSON.stringify(manifest, null, 2)}\n`);
