@@ -26,6 +26,7 @@ import type { BoundAddress, DeviceListener } from './device-listeners.js';
 import { createRequestHandler, createUpgradeHandler } from './request-handler.js';
 import { createClientErrorHandler, createConnectRefusal } from './client-error.js';
 import { ConnectionLimit } from './connection-limit.js';
+import { guardDetachedSocket } from './detached-socket.js';
 import type { HandlerContext } from './request-handler.js';
 
 export type { BoundAddress } from './device-listeners.js';
@@ -181,7 +182,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   for (const listener of listeners) {
     connectionLimit.attach(listener.server, listener.kind);
     listener.server.on('request', createRequestHandler(ctx, listener.kind));
-    listener.server.on('upgrade', createUpgradeHandler(ctx, listener.kind));
+    listener.server.on(
+      'upgrade',
+      guardDetachedSocket(createUpgradeHandler(ctx, listener.kind), listener.kind, logger),
+    );
     if (listener.kind === 'https' && mtls !== undefined) {
       const policy = mtls.policy;
       // The handshake already refused untrusted or missing certificates; cut blacklisted ones
@@ -228,7 +232,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     }
     // Malformed HTTP, oversized headers, slow headers: answered like Node would, logged once (issue #7).
     listener.server.on('clientError', createClientErrorHandler(listener.kind, logger));
-    listener.server.on('connect', createConnectRefusal(listener.kind, logger));
+    listener.server.on(
+      'connect',
+      guardDetachedSocket(createConnectRefusal(listener.kind, logger), listener.kind, logger),
+    );
   }
 
   let started = false;
