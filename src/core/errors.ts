@@ -7,70 +7,80 @@
  * table maps codes to process exit codes (commands) and HTTP statuses (serve).
  */
 
+/**
+ * Whose failure a code reports, for the gateway's outcome of an exchange (`server/exchange.ts`):
+ * the device's own request (`device`: refused, never an upstream problem), the far side of the
+ * uplink (`remote`: the upstream server or storage, whichever was asked), the cache volume
+ * (`cache`), or the gateway itself and its operator's input (`gateway`).
+ */
+export type ErrorBlame = 'device' | 'remote' | 'cache' | 'gateway';
+
 export const ERROR_CODES = {
   /** The configuration is invalid; `details` lists every issue. */
-  MGW_CONFIG_INVALID: { exitCode: 1, httpStatus: 500 },
+  MGW_CONFIG_INVALID: { exitCode: 1, httpStatus: 500, blame: 'gateway' },
   /** The configuration file cannot be read or parsed as JSON. */
-  MGW_CONFIG_UNREADABLE: { exitCode: 1, httpStatus: 500 },
+  MGW_CONFIG_UNREADABLE: { exitCode: 1, httpStatus: 500, blame: 'gateway' },
   /** A listener could not be opened (port in use, permission denied, bad address). */
-  MGW_LISTEN_FAILED: { exitCode: 1, httpStatus: 500 },
+  MGW_LISTEN_FAILED: { exitCode: 1, httpStatus: 500, blame: 'gateway' },
   /** A TLS certificate or key could not be loaded. */
-  MGW_TLS_MATERIAL: { exitCode: 1, httpStatus: 500 },
+  MGW_TLS_MATERIAL: { exitCode: 1, httpStatus: 500, blame: 'gateway' },
   /** The upstream Mender server could not be reached. */
-  MGW_UPSTREAM_UNREACHABLE: { exitCode: 1, httpStatus: 502 },
+  MGW_UPSTREAM_UNREACHABLE: { exitCode: 1, httpStatus: 502, blame: 'remote' },
   /** The upstream Mender server did not answer in time. */
-  MGW_UPSTREAM_TIMEOUT: { exitCode: 1, httpStatus: 504 },
+  MGW_UPSTREAM_TIMEOUT: { exitCode: 1, httpStatus: 504, blame: 'remote' },
   /** A request from a device was malformed. */
-  MGW_BAD_REQUEST: { exitCode: 1, httpStatus: 400 },
+  MGW_BAD_REQUEST: { exitCode: 1, httpStatus: 400, blame: 'device' },
   /** A request body exceeded the limit for its endpoint. */
-  MGW_BODY_TOO_LARGE: { exitCode: 1, httpStatus: 413 },
+  MGW_BODY_TOO_LARGE: { exitCode: 1, httpStatus: 413, blame: 'device' },
   /** A device stopped sending a request body the gateway must read (intercepted endpoints; issue #7). */
-  MGW_REQUEST_TIMEOUT: { exitCode: 1, httpStatus: 408 },
+  MGW_REQUEST_TIMEOUT: { exitCode: 1, httpStatus: 408, blame: 'device' },
   /** A gateway artifact link is malformed (protocol doc §4.4: 400). */
-  MGW_LINK_MALFORMED: { exitCode: 1, httpStatus: 400 },
+  MGW_LINK_MALFORMED: { exitCode: 1, httpStatus: 400, blame: 'device' },
   /** A gateway artifact link is expired or its signature does not match (§4.4: 403). */
-  MGW_LINK_FORBIDDEN: { exitCode: 1, httpStatus: 403 },
+  MGW_LINK_FORBIDDEN: { exitCode: 1, httpStatus: 403, blame: 'device' },
   /** A download link points at a host outside `DomainWhitelist` (§4.1, §4.2). */
-  MGW_NOT_WHITELISTED: { exitCode: 1, httpStatus: 502 },
+  MGW_NOT_WHITELISTED: { exitCode: 1, httpStatus: 502, blame: 'remote' },
   /** The upstream answered something the gateway cannot use (e.g. a body shorter than its Content-Length). */
-  MGW_UPSTREAM_BAD_RESPONSE: { exitCode: 1, httpStatus: 502 },
+  MGW_UPSTREAM_BAD_RESPONSE: { exitCode: 1, httpStatus: 502, blame: 'remote' },
   /** The artifact cache could not be read or written. */
-  MGW_CACHE_IO: { exitCode: 1, httpStatus: 500 },
+  MGW_CACHE_IO: { exitCode: 1, httpStatus: 500, blame: 'cache' },
   /** Another `serve` owns the cache directory (issue #7 item 2: one gateway per cache). */
-  MGW_CACHE_LOCKED: { exitCode: 1, httpStatus: 500 },
+  MGW_CACHE_LOCKED: { exitCode: 1, httpStatus: 500, blame: 'gateway' },
   /** The artifact cache directory does not exist or is not a directory (`cache ls`, `prune`, `verify`). */
-  MGW_CACHE_NOT_FOUND: { exitCode: 1, httpStatus: 500 },
+  MGW_CACHE_NOT_FOUND: { exitCode: 1, httpStatus: 500, blame: 'gateway' },
   /** A `cache` command option is missing or invalid (size, age, key prefix, no selector); exit 2 like a usage error. */
-  MGW_CACHE_INVALID_INPUT: { exitCode: 2, httpStatus: 400 },
+  MGW_CACHE_INVALID_INPUT: { exitCode: 2, httpStatus: 400, blame: 'gateway' },
   /** A file is not a readable Mender artifact: not a tar, no `version` or header, truncated. */
-  MGW_ARTIFACT_INVALID: { exitCode: 1, httpStatus: 502 },
+  MGW_ARTIFACT_INVALID: { exitCode: 1, httpStatus: 502, blame: 'remote' },
   /** The method is not allowed on this path. */
-  MGW_METHOD_NOT_ALLOWED: { exitCode: 1, httpStatus: 405 },
+  MGW_METHOD_NOT_ALLOWED: { exitCode: 1, httpStatus: 405, blame: 'device' },
   /** The upstream management API is rate-limiting or failing; the device should retry later (503 + Retry-After). */
-  MGW_UPSTREAM_BUSY: { exitCode: 1, httpStatus: 503 },
+  MGW_UPSTREAM_BUSY: { exitCode: 1, httpStatus: 503, blame: 'remote' },
   /** The gateway's management login was refused: wrong credentials or user. */
-  MGW_MANAGEMENT_LOGIN: { exitCode: 1, httpStatus: 502 },
+  MGW_MANAGEMENT_LOGIN: { exitCode: 1, httpStatus: 502, blame: 'remote' },
   /** The device may not use this listener or its certificate was refused (mTLS, protocol doc §3.3). */
-  MGW_DEVICE_FORBIDDEN: { exitCode: 1, httpStatus: 403 },
+  MGW_DEVICE_FORBIDDEN: { exitCode: 1, httpStatus: 403, blame: 'device' },
   /** The device's auth request signature does not verify (protocol doc §3.7 step 4). */
-  MGW_BAD_SIGNATURE: { exitCode: 1, httpStatus: 401 },
+  MGW_BAD_SIGNATURE: { exitCode: 1, httpStatus: 401, blame: 'device' },
   /** The path is not served by the gateway. */
-  MGW_NOT_FOUND: { exitCode: 1, httpStatus: 404 },
+  MGW_NOT_FOUND: { exitCode: 1, httpStatus: 404, blame: 'device' },
   /** A `cert issue` input is missing or invalid (names, identities, days, key type); exit 2 like a usage error. */
-  MGW_PKI_INVALID_INPUT: { exitCode: 2, httpStatus: 400 },
+  MGW_PKI_INVALID_INPUT: { exitCode: 2, httpStatus: 400, blame: 'gateway' },
   /** The issuing CA (`--ca-cert`/`--ca-key`) cannot be used: unreadable, not a CA, expired, key does not match. */
-  MGW_PKI_CA_UNUSABLE: { exitCode: 1, httpStatus: 500 },
+  MGW_PKI_CA_UNUSABLE: { exitCode: 1, httpStatus: 500, blame: 'gateway' },
   /** An output file already exists and `--force` was not given. */
-  MGW_FILE_EXISTS: { exitCode: 1, httpStatus: 500 },
+  MGW_FILE_EXISTS: { exitCode: 1, httpStatus: 500, blame: 'gateway' },
   /** An output file or directory could not be written. */
-  MGW_FILE_WRITE: { exitCode: 1, httpStatus: 500 },
+  MGW_FILE_WRITE: { exitCode: 1, httpStatus: 500, blame: 'gateway' },
   /** A `device-hosts gen` input is missing or invalid (gateway address, host name, port, output); exit 2 like a usage error. */
-  MGW_PROVISIONING_INVALID_INPUT: { exitCode: 2, httpStatus: 400 },
+  MGW_PROVISIONING_INVALID_INPUT: { exitCode: 2, httpStatus: 400, blame: 'gateway' },
   /** A `config init` answer is missing or invalid (URL, name, address, port, paths); exit 2 like a usage error. */
-  MGW_SETUP_INVALID_INPUT: { exitCode: 2, httpStatus: 400 },
+  MGW_SETUP_INVALID_INPUT: { exitCode: 2, httpStatus: 400, blame: 'gateway' },
+  /** The gateway is shutting down and takes no new tunnels or exchanges. */
+  MGW_SHUTTING_DOWN: { exitCode: 1, httpStatus: 503, blame: 'gateway' },
   /** Anything we did not anticipate: a bug. */
-  MGW_INTERNAL: { exitCode: 70, httpStatus: 500 },
-} as const satisfies Record<string, { exitCode: number; httpStatus: number }>;
+  MGW_INTERNAL: { exitCode: 70, httpStatus: 500, blame: 'gateway' },
+} as const satisfies Record<string, { exitCode: number; httpStatus: number; blame: ErrorBlame }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -100,6 +110,10 @@ export class GatewayError extends Error {
 
   get httpStatus(): number {
     return ERROR_CODES[this.code].httpStatus;
+  }
+
+  get blame(): ErrorBlame {
+    return ERROR_CODES[this.code].blame;
   }
 }
 

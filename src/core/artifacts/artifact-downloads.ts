@@ -1,10 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError, toGatewayError } from '../errors.js';
+import { GatewayError, isGatewayError, toGatewayError } from '../errors.js';
 import { splitTarget } from '../http/device-path.js';
 import { pipeToResponse } from '../http/pipe-to-response.js';
 import type { Logger } from '../logger.js';
-import type { RelayExchange } from '../upstream/device-api-relay.js';
-import { failExchange } from '../upstream/device-api-relay.js';
+import type { Exchange } from '../server/exchange.js';
+import { upstreamFailure } from '../upstream/upstream-error.js';
+import { errnoCode } from '../file-errors.js';
 import type { ArtifactCache, OriginFetcher, OriginResponse } from '../cache/artifact-cache.js';
 import type { RandomAccessReader } from '../cache/artifact-store.js';
 import type { ArtifactFill } from '../cache/artifact-fill.js';
@@ -58,11 +58,12 @@ interface Representation {
 export class ArtifactDownloads {
   constructor(private readonly options: ArtifactDownloadsOptions) {}
 
-  static handles(path: string): boolean {
-    return path.startsWith(ARTIFACT_ROUTE);
+  matches(exchange: Exchange): boolean {
+    return exchange.path.startsWith(ARTIFACT_ROUTE);
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange): Promise<void> {
+  async handle(exchange: Exchange): Promise<void> {
+    const { req, res } = exchange;
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
@@ -86,7 +87,7 @@ export class ArtifactDownloads {
           );
         }
         const target = decodeProxyLinkTarget(path);
-        await this.#proxy(req, res, exchange, this.#checkWhitelist(target.url), undefined, target.raw);
+        await this.#proxy(exchange, this.#checkWhitelist(target.url), undefined, target.raw);
         return;
       }
       if (this.options.signer === undefined || this.options.cache === undefined) {
@@ -100,12 +101,12 @@ export class ArtifactDownloads {
       }
       const claims = this.options.signer.verify(path, query);
       this.#checkWhitelist(claims.origin);
-      await this.#fromCache(req, res, exchange, this.options.cache, claims);
+      await this.#fromCache(exchange, this.options.cache, claims);
     } catch (err) {
       const error = toGatewayError(err);
       if (error.code === 'MGW_INTERNAL')
         this.options.logger.error({ err, requestId: exchange.requestId }, 'artifact download failed');
-      failExchange(res, exchange, error);
+      exchange.fail(error, 'storage');
     }
   }
 
@@ -124,12 +125,11 @@ export class ArtifactDownloads {
   }
 
   async #fromCache(
-    req: IncomingMessage,
-    res: ServerResponse,
-    exchange: RelayExchange,
+    exchange: Exchange,
     cache: ArtifactCache,
     claims: Parameters<ArtifactCache['acquire']>[0],
   ): Promise<void> {
+    const { res } = exchange;
     const lookup = await cache.acquire(claims);
     const metrics = this.options.metrics;
     const [result, source] =
@@ -149,31 +149,30 @@ export class ArtifactDownloads {
       case 'entry': {
         const { entry } = lookup;
         res.once('finish', () => void cache.store.recordAccess(entry.key, exchange.bytesOut));
-        await this.#send(req, res, exchange, entry, lookup.reader, claims.origin);
+        await this.#send(exchange, entry, lookup.reader, claims.origin);
         return;
       }
       case 'fill':
-        await this.#send(req, res, exchange, lookup.fill.info, lookup.reader, claims.origin, lookup.fill);
+        await this.#send(exchange, lookup.fill.info, lookup.reader, claims.origin, lookup.fill);
         return;
       case 'bypass':
         this.options.logger.info(
           { requestId: exchange.requestId, key: claims.key, reason: lookup.reason },
           'serving artifact uncached',
         );
-        await this.#proxy(req, res, exchange, claims.origin, lookup.response);
+        await this.#proxy(exchange, claims.origin, lookup.response);
         return;
     }
   }
 
   async #send(
-    req: IncomingMessage,
-    res: ServerResponse,
-    exchange: RelayExchange,
+    exchange: Exchange,
     rep: Representation,
     reader: RandomAccessReader,
     origin: URL,
     fill?: ArtifactFill,
   ): Promise<void> {
+    const { req, res } = exchange;
     const decision = decideRange(req.headers, rep.size, { etag: rep.etag, lastModified: rep.lastModified });
     const headers: Record<string, string> = {
       'content-type': rep.contentType ?? MENDER_ARTIFACT_TYPE,
@@ -207,9 +206,7 @@ export class ArtifactDownloads {
       });
     } catch (err) {
       // Cut the connection: the device resumes with Range instead of taking a short body.
-      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE')
-        exchange.upstreamError = err as Error;
-      res.destroy();
+      exchange.cut(err, () => storageOrCacheFailure(err, origin), 'storage');
     }
   }
 
@@ -220,12 +217,7 @@ export class ArtifactDownloads {
    * check guarantee the bytes belong to the same artifact; otherwise the device's connection
    * is cut and it resumes later, as for any other failure.
    */
-  #continueFromStorage(
-    exchange: RelayExchange,
-    origin: URL,
-    rep: Representation,
-    end: number,
-  ): RangeContinuation {
+  #continueFromStorage(exchange: Exchange, origin: URL, rep: Representation, end: number): RangeContinuation {
     return async (position, cause) => {
       const validator = rep.etag ?? rep.lastModified;
       if (validator === undefined) throw cause;
@@ -254,14 +246,8 @@ export class ArtifactDownloads {
    * Stream straight from storage without caching (proxy-only mode, or an artifact the cache
    * cannot take). `Range`/`If-Range` are forwarded; redirects are never followed or relayed.
    */
-  async #proxy(
-    req: IncomingMessage,
-    res: ServerResponse,
-    exchange: RelayExchange,
-    origin: URL,
-    prefetched?: OriginResponse,
-    raw?: string,
-  ): Promise<void> {
+  async #proxy(exchange: Exchange, origin: URL, prefetched?: OriginResponse, raw?: string): Promise<void> {
+    const { req, res } = exchange;
     let response = prefetched;
     if (response !== undefined && req.headers.range !== undefined && response.statusCode === 200) {
       discardBody(response.body); // a full-body response fetched for the cache; the device wants a range
@@ -299,9 +285,21 @@ export class ArtifactDownloads {
     try {
       await pipeToResponse(response.body, res);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE')
-        exchange.upstreamError = err as Error;
-      res.destroy();
+      exchange.cut(err, () => storageOrCacheFailure(err, origin), 'storage');
     }
   }
+}
+
+/** File-system codes of a failing cache volume; anything else in a download failed at storage. */
+const CACHE_VOLUME_CODES = new Set(['ENOSPC', 'EIO', 'EROFS', 'ENOENT', 'EACCES', 'EPERM', 'EDQUOT']);
+
+function storageOrCacheFailure(err: unknown, origin: URL): GatewayError {
+  if (isGatewayError(err)) return err;
+  const code = errnoCode(err);
+  if (code !== undefined && CACHE_VOLUME_CODES.has(code))
+    return new GatewayError('MGW_CACHE_IO', `artifact cache read failed (${code})`, {
+      cause: err,
+      hint: 'Check the cache volume (free space, permissions, disk errors); devices resume.',
+    });
+  return upstreamFailure(err, origin.host);
 }

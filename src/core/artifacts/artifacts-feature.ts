@@ -14,6 +14,7 @@ import type { GatewayLink } from './deployment-rewrite.js';
 import { NextRewriteRelay } from './next-rewrite-relay.js';
 import { pathAndQuery } from './deployment-rewrite.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { Instrumentation } from '../diagnostics.js';
 
 export interface ArtifactsFeature {
   next: NextRewriteRelay;
@@ -38,6 +39,7 @@ export async function createArtifactsFeature(
   dispatcher: Dispatcher,
   logger: Logger,
   metrics: GatewayMetrics,
+  instrumentation: Instrumentation,
 ): Promise<ArtifactsFeature | undefined> {
   const proxyConfig = config.artifactsProxy;
   if (!proxyConfig.enabled || proxyConfig.gatewayUrl === undefined) return undefined;
@@ -71,17 +73,10 @@ export async function createArtifactsFeature(
     const store = new DiskArtifactStore(path);
     const pins = new EntryPins(path);
     cache = new ArtifactCache(store, pins, fetchOrigin, logger, {
-      fillStarted: () => metrics.fillsInProgress.inc(),
-      fillFinished: (_ref, entry) => {
-        metrics.fillsInProgress.dec();
-        metrics.fills.inc({ outcome: 'complete' });
-        metrics.upstreamArtifactBytes.inc(entry.size);
-      },
-      fillFailed: () => {
-        metrics.fillsInProgress.dec();
-        metrics.fills.inc({ outcome: 'failed' });
-      },
-      evicted: () => metrics.evictions.inc(),
+      fillStarted: () => instrumentation.fillStarted(),
+      fillFinished: (_ref, entry) => instrumentation.fillFinished(entry.size),
+      fillFailed: () => instrumentation.fillFailed(),
+      evicted: () => instrumentation.evicted(),
     });
     const report = await cache.open();
     logger.info({ path, entries: report.entries, removed: report.removed.length }, 'artifact cache opened');

@@ -1,12 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { GatewayError, isGatewayError, toGatewayError } from '../errors.js';
 import { filterResponseHeaders } from '../http/hop-by-hop.js';
 import type { Logger } from '../logger.js';
-import type { DeviceApiRelay, RelayExchange } from '../upstream/device-api-relay.js';
-import { failExchange } from '../upstream/device-api-relay.js';
+import type { DeviceApiRelay } from '../upstream/device-api-relay.js';
+import type { Exchange } from '../server/exchange.js';
 import { upstreamFailure } from '../upstream/upstream-error.js';
 import { rewriteInstructions } from './deployment-rewrite.js';
 import type { RewriteOptions } from './deployment-rewrite.js';
@@ -109,17 +108,23 @@ export class NextRewriteRelay {
     private readonly logger: Logger,
   ) {}
 
-  async handle(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange): Promise<void> {
+  /** Whether this exchange is a check for an update. */
+  matches(exchange: Exchange): boolean {
+    return isDeploymentsNext(exchange.req.method, exchange.path);
+  }
+
+  async handle(exchange: Exchange): Promise<void> {
+    const { res } = exchange;
     let upstream: Dispatcher.ResponseData | undefined;
     try {
-      upstream = await this.relay.send(req, res, exchange, { dropHeaders: ['accept-encoding'] });
+      upstream = await this.relay.send(exchange, { dropHeaders: ['accept-encoding'] });
     } catch (err) {
-      failExchange(res, exchange, toGatewayError(err));
+      exchange.fail(toGatewayError(err));
       return;
     }
     if (upstream === undefined) return;
     if (upstream.statusCode !== 200) {
-      await this.relay.respond(upstream, res, exchange);
+      await this.relay.respond(upstream, exchange);
       return;
     }
     try {
@@ -163,7 +168,7 @@ export class NextRewriteRelay {
       const error = toGatewayError(err);
       if (error.code === 'MGW_NOT_WHITELISTED')
         this.logger.warn({ requestId: exchange.requestId, ip: exchange.clientIp }, error.message);
-      failExchange(res, exchange, error);
+      exchange.fail(error);
     }
   }
 }

@@ -1,10 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toGatewayError } from '../errors.js';
 import { readBoundedBody } from '../http/read-body.js';
 import type { InventoryAttribute } from '../config/gateway-config.js';
 import type { Logger } from '../logger.js';
-import type { DeviceApiRelay, RelayExchange } from '../upstream/device-api-relay.js';
-import { failExchange } from '../upstream/device-api-relay.js';
+import type { DeviceApiRelay } from '../upstream/device-api-relay.js';
+import type { Exchange } from '../server/exchange.js';
 import { injectInventory } from './inventory-injection.js';
 
 export const INVENTORY_PATH = '/api/devices/v1/inventory/device/attributes';
@@ -29,7 +28,12 @@ export class InventoryInterceptor {
     private readonly logger: Logger,
   ) {}
 
-  async handle(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange): Promise<void> {
+  matches(exchange: Exchange): boolean {
+    return isInventoryUpdate(exchange.req.method, exchange.path);
+  }
+
+  async handle(exchange: Exchange): Promise<void> {
+    const { req } = exchange;
     try {
       const body = await readBoundedBody(req, MAX_INVENTORY_BODY);
       const result = injectInventory(body, this.systemId, this.defaults);
@@ -44,13 +48,13 @@ export class InventoryInterceptor {
           { requestId: exchange.requestId },
           'inventory body is not an attribute array: forwarded unchanged',
         );
-      const upstream = await this.relay.send(req, res, exchange, {
+      const upstream = await this.relay.send(exchange, {
         body: result.body ?? body,
         dropHeaders: result.body === undefined ? [] : ['content-encoding'],
       });
-      if (upstream !== undefined) await this.relay.respond(upstream, res, exchange);
+      if (upstream !== undefined) await this.relay.respond(upstream, exchange);
     } catch (err) {
-      failExchange(res, exchange, toGatewayError(err));
+      exchange.fail(toGatewayError(err));
     }
   }
 }

@@ -69,7 +69,14 @@ export class GatewayMetrics {
 
   readonly upstreamErrors = new Counter({
     name: 'mender_gw_upstream_errors_total',
-    help: 'Failed upstream exchanges, by gateway error code.',
+    help: 'Device exchanges that failed at the upstream Mender server, by gateway error code.',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly storageErrors = new Counter({
+    name: 'mender_gw_storage_errors_total',
+    help: 'Artifact downloads that failed at storage (the presigned link host), by gateway error code.',
     labelNames: ['code'] as const,
     registers: [this.registry],
   });

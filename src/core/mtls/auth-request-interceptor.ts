@@ -1,9 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { readBoundedBody } from '../http/read-body.js';
 import type { Logger } from '../logger.js';
-import type { DeviceApiRelay, RelayExchange } from '../upstream/device-api-relay.js';
-import { failExchange } from '../upstream/device-api-relay.js';
+import type { DeviceApiRelay } from '../upstream/device-api-relay.js';
+import type { Exchange } from '../server/exchange.js';
 import { verifyAuthSignature } from './auth-signature.js';
 import type { DeviceIdentity, Preauthorizer } from './preauthorizer.js';
 
@@ -64,12 +63,22 @@ export class AuthRequestInterceptor {
     private readonly logger: Logger,
   ) {}
 
-  async handle(
-    req: IncomingMessage,
-    res: ServerResponse,
-    exchange: RelayExchange,
-    certificate: { serial: string; subject: string },
-  ): Promise<void> {
+  /**
+   * Auth requests that arrived with a verified certificate, on HTTPS only: a device on plain HTTP
+   * is never auto-accepted.
+   */
+  matches(exchange: Exchange): boolean {
+    return (
+      exchange.certificate !== undefined &&
+      exchange.req.method === 'POST' &&
+      exchange.path === AUTH_REQUESTS_PATH
+    );
+  }
+
+  async handle(exchange: Exchange): Promise<void> {
+    const { req, res } = exchange;
+    const certificate = exchange.certificate;
+    if (certificate === undefined) throw new Error('auth request interceptor without a certificate');
     let identity: DeviceIdentity | undefined;
     try {
       const body = await readBoundedBody(req, MAX_AUTH_BODY);
@@ -89,7 +98,7 @@ export class AuthRequestInterceptor {
         { requestId: exchange.requestId, outcome, certificate: certificate.serial },
         'auth request preauthorization',
       );
-      const upstream = await this.relay.send(req, res, exchange, { body });
+      const upstream = await this.relay.send(exchange, { body });
       if (upstream === undefined) return;
       if (upstream.statusCode === 401) {
         // Preauthorized yet refused (device limit, decommissioning): do not trust the cache next time.
@@ -99,7 +108,7 @@ export class AuthRequestInterceptor {
           'upstream refused a preauthorized device',
         );
       }
-      await this.relay.respond(upstream, res, exchange);
+      await this.relay.respond(upstream, exchange);
     } catch (err) {
       const error = toGatewayError(err);
       const retryAfter = (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
@@ -114,7 +123,7 @@ export class AuthRequestInterceptor {
         },
         error.message,
       );
-      failExchange(res, exchange, error);
+      exchange.fail(error);
     }
   }
 }

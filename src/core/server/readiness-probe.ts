@@ -1,6 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { upstreamFailure } from '../upstream/upstream-error.js';
+import type { Instrumentation } from '../diagnostics.js';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -48,9 +49,15 @@ export class ReadinessProbe {
       undefined,
   ) {}
 
-  /** Record a failure seen by live traffic, so the report shows it without waiting for a probe. */
-  noteFailure(message: string): void {
-    this.#lastError = message;
+  /**
+   * Record upstream failures seen by live traffic, so the report shows them without waiting for a
+   * probe. Only an exchange whose outcome is an upstream failure counts: nothing a device sends
+   * can write into this report.
+   */
+  subscribe(instrumentation: Instrumentation): () => void {
+    return instrumentation.on('exchangeEnd', ({ exchange }) => {
+      if (exchange.outcome.kind === 'upstream-failed') this.#lastError = exchange.outcome.error.message;
+    });
   }
 
   async report(): Promise<ReadinessReport> {

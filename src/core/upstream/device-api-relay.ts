@@ -1,22 +1,13 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { filterRawHeaders, filterResponseHeaders } from '../http/hop-by-hop.js';
 import { appendForwardedFor } from '../http/client-address.js';
-import { sendJsonError } from '../http/json-response.js';
-import type { GatewayError } from '../errors.js';
+import { toGatewayError } from '../errors.js';
+import type { Instrumentation } from '../diagnostics.js';
+import type { Exchange } from '../server/exchange.js';
 import { upstreamFailure } from './upstream-error.js';
 import { RequestCancel } from './request-cancel.js';
 import { pipeToResponse } from '../http/pipe-to-response.js';
-
-/** Per-request facts the relay needs and reports back. */
-export interface RelayExchange {
-  clientIp: string;
-  requestId: string;
-  /** Response bytes written to the device (body only). */
-  bytesOut: number;
-  /** Set when the upstream call failed; the device got a 502/504. */
-  upstreamError?: Error;
-}
 
 export interface SendOptions {
   /** Extra request headers (lower-case) to drop, e.g. `accept-encoding` for bodies we rewrite. */
@@ -45,16 +36,15 @@ export class DeviceApiRelay {
   readonly #basePath: string;
   readonly #host: string;
   readonly #dispatcher: Dispatcher;
+  readonly #instrumentation: Instrumentation | undefined;
 
-  /** Called with seconds from sending to response headers (metrics). */
-  onResponseTime: ((seconds: number) => void) | undefined;
-
-  constructor(upstream: URL, dispatcher: Dispatcher) {
+  constructor(upstream: URL, dispatcher: Dispatcher, instrumentation?: Instrumentation) {
     this.#origin = upstream.origin;
     this.#basePath = upstream.pathname.replace(/\/+$/, '');
     // Host = upstream host (protocol doc §6.4; mtls-ambassador 1.0.2 fixed exactly this).
     this.#host = upstream.host;
     this.#dispatcher = dispatcher;
+    this.#instrumentation = instrumentation;
   }
 
   get origin(): string {
@@ -78,12 +68,8 @@ export class DeviceApiRelay {
    * transform. A failure before the response becomes a GatewayError (502/504). The upstream
    * request is aborted if the device goes away first.
    */
-  async send(
-    req: IncomingMessage,
-    res: ServerResponse,
-    exchange: RelayExchange,
-    options: SendOptions = {},
-  ): Promise<Dispatcher.ResponseData | undefined> {
+  async send(exchange: Exchange, options: SendOptions = {}): Promise<Dispatcher.ResponseData | undefined> {
+    const { req, res } = exchange;
     const abort = new RequestCancel();
     const onClose = (): void => {
       if (!res.writableFinished) abort.abort();
@@ -106,7 +92,7 @@ export class DeviceApiRelay {
         signal: abort,
       });
       response.body.once('close', () => res.off('close', onClose));
-      this.onResponseTime?.(Number(process.hrtime.bigint() - started) / 1e9);
+      this.#instrumentation?.upstreamResponse(Number(process.hrtime.bigint() - started) / 1e9);
       return response;
     } catch (err) {
       res.off('close', onClose);
@@ -116,11 +102,8 @@ export class DeviceApiRelay {
   }
 
   /** Stream an upstream response to the device unchanged (minus hop-by-hop headers). */
-  async respond(
-    upstream: Dispatcher.ResponseData,
-    res: ServerResponse,
-    exchange: RelayExchange,
-  ): Promise<void> {
+  async respond(upstream: Dispatcher.ResponseData, exchange: Exchange): Promise<void> {
+    const { res } = exchange;
     res.writeHead(upstream.statusCode, filterResponseHeaders(upstream.headers));
     upstream.body.on('data', (chunk: Buffer) => {
       exchange.bytesOut += chunk.length;
@@ -128,33 +111,19 @@ export class DeviceApiRelay {
     try {
       await pipeToResponse(upstream.body, res);
     } catch (err) {
-      // Headers are on the wire: cut the connection so the device never takes a
-      // truncated body for a complete one (protocol doc §7).
-      // A device that hangs up shows as a premature close; anything else failed upstream.
-      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE')
-        exchange.upstreamError = upstreamFailure(err, this.#origin);
-      res.destroy();
+      exchange.cut(err, () => upstreamFailure(err, this.#origin));
     }
   }
 
   /** Plain pass-through: send, then respond; upstream failures become JSON 502/504. */
-  async relay(req: IncomingMessage, res: ServerResponse, exchange: RelayExchange): Promise<void> {
+  async relay(exchange: Exchange): Promise<void> {
     let upstream: Dispatcher.ResponseData | undefined;
     try {
-      upstream = await this.send(req, res, exchange);
+      upstream = await this.send(exchange);
     } catch (err) {
-      failExchange(res, exchange, err as GatewayError);
+      exchange.fail(toGatewayError(err));
       return;
     }
-    if (upstream !== undefined) await this.respond(upstream, res, exchange);
+    if (upstream !== undefined) await this.respond(upstream, exchange);
   }
-}
-
-/** Answer a device whose exchange failed with the error's status and a JSON body. */
-export function failExchange(res: ServerResponse, exchange: RelayExchange, error: GatewayError): void {
-  exchange.upstreamError = error;
-  // A body that stopped arriving (readBoundedBody) was not drained: the connection cannot carry
-  // another request, so Node closes it once this answer is out (issue #7, slow-body clients).
-  if (error.code === 'MGW_REQUEST_TIMEOUT') res.shouldKeepAlive = false;
-  sendJsonError(res, error.httpStatus, error.message, exchange.requestId);
 }
