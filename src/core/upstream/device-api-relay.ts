@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { filterRawHeaders, filterResponseHeaders } from '../http/hop-by-hop.js';
-import { appendForwardedFor } from '../http/client-address.js';
+import { NOT_FORWARDED, forwardedFor } from '../http/forwarding-headers.js';
 import { toGatewayError } from '../errors.js';
 import type { Instrumentation } from '../diagnostics.js';
 import type { Exchange } from '../server/exchange.js';
@@ -15,9 +15,6 @@ export interface SendOptions {
   /** Replace the request body (already read by an interceptor); its Content-Length is set. */
   body?: Buffer;
 }
-
-/** Request headers the relay replaces itself. */
-const REPLACED = ['host', 'x-forwarded-for'];
 
 /** A request carries a body when it says so (RFC 9112 §6.3); GETs from devices do not. */
 function hasBody(req: IncomingMessage): boolean {
@@ -53,13 +50,11 @@ export class DeviceApiRelay {
 
   /** Headers for the upstream request: hop-by-hop removed, Host and X-Forwarded-For set (§7). */
   upstreamHeaders(req: IncomingMessage, clientIp: string, drop: readonly string[] = []): string[] {
-    const headers = filterRawHeaders(req.rawHeaders, new Set([...REPLACED, ...drop]));
-    headers.push(
-      'host',
-      this.#host,
-      'x-forwarded-for',
-      appendForwardedFor(req.headers['x-forwarded-for'], clientIp),
+    const headers = filterRawHeaders(
+      req.rawHeaders,
+      drop.length === 0 ? NOT_FORWARDED : new Set([...NOT_FORWARDED, ...drop]),
     );
+    headers.push('host', this.#host, ...forwardedFor(clientIp));
     return headers;
   }
 

@@ -24,8 +24,24 @@ function errorCode(err: unknown): string | undefined {
   return typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined;
 }
 
+/**
+ * undici refuses some requests before sending anything (a header or method it will not send):
+ * that is the device's request, not the upstream link, and must never count against upstream.
+ */
+const REQUEST_REFUSED_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+
 export function upstreamFailure(err: unknown, target: string): GatewayError {
   const code = errorCode(err) ?? 'unknown';
+  if (REQUEST_REFUSED_CODES.has(code)) {
+    return new GatewayError(
+      'MGW_BAD_REQUEST',
+      `the request cannot be forwarded (${(err as Error).message})`,
+      {
+        cause: err,
+        hint: 'Send the request as the Mender client does.',
+      },
+    );
+  }
   if (TIMEOUT_CODES.has(code)) {
     return new GatewayError('MGW_UPSTREAM_TIMEOUT', `upstream ${target} did not answer in time (${code})`, {
       cause: err,

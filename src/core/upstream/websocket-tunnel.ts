@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import { filterRawHeaders } from '../http/hop-by-hop.js';
-import { appendForwardedFor } from '../http/client-address.js';
+import { NOT_FORWARDED, forwardedFor } from '../http/forwarding-headers.js';
 import { upstreamFailure } from './upstream-error.js';
 
 /** What the tunnel reports about itself, for logs and metrics. */
@@ -16,7 +16,6 @@ export interface TunnelEvents {
   closed(result: { status: number; bytesIn: number; bytesOut: number; error?: Error }): void;
 }
 
-const REPLACED = new Set(['host', 'x-forwarded-for']);
 /** Refusal bodies are small JSON; bound them so a hostile upstream cannot make us buffer much. */
 const MAX_REFUSAL_BODY = 64 * 1024;
 
@@ -62,12 +61,11 @@ export function tunnelUpgrade(
   },
 ): ClientRequest {
   const { upstream, events } = options;
-  const headers = filterRawHeaders(req.rawHeaders, REPLACED);
+  const headers = filterRawHeaders(req.rawHeaders, NOT_FORWARDED);
   headers.push(
     'host',
     upstream.host,
-    'x-forwarded-for',
-    appendForwardedFor(req.headers['x-forwarded-for'], options.clientIp),
+    ...forwardedFor(options.clientIp),
     'connection',
     'Upgrade',
     'upgrade',
