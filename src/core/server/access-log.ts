@@ -1,6 +1,17 @@
 import type { Instrumentation } from '../diagnostics.js';
 import type { Logger } from '../logger.js';
 import { accessLogger, withoutQuery } from '../logger.js';
+import { PROXY_ROUTE } from '../artifacts/artifact-link.js';
+
+/**
+ * The request path as it may be logged: without its query (gateway link signatures live there),
+ * and a proxy-only artifact link without its last segment, which is the whole presigned storage
+ * URL, signature and credential included, base64url-encoded.
+ */
+export function loggablePath(target: string): string {
+  const path = withoutQuery(target);
+  return path.startsWith(PROXY_ROUTE) ? `${PROXY_ROUTE}[redacted]` : path;
+}
 
 /** Mender Gateway logs 4xx at warning level and 5xx at error level (docs/protocol.md). */
 function levelFor(status: number): 'info' | 'warn' | 'error' {
@@ -9,8 +20,7 @@ function levelFor(status: number): 'info' | 'warn' | 'error' {
 }
 
 /**
- * One access line per exchange: listener, request id, method, path without its query (a query
- * may carry a presigned link's credentials), status, body bytes, duration, device address, and
+ * One access line per exchange: listener, request id, method, path (see {@link loggablePath}), status, body bytes, duration, device address, and
  * what failed. Returns the unsubscribe function.
  */
 export function subscribeAccessLog(instrumentation: Instrumentation, logger: Logger): () => void {
@@ -24,7 +34,7 @@ export function subscribeAccessLog(instrumentation: Instrumentation, logger: Log
         listener: exchange.listener,
         requestId: exchange.id,
         method: req.method,
-        path: withoutQuery(req.url ?? '/'),
+        path: loggablePath(req.url ?? '/'),
         status,
         bytes: exchange.bytesOut,
         durationMs: Number(process.hrtime.bigint() - exchange.startedAt) / 1e6,
