@@ -98,8 +98,7 @@ describe('kill -9 of serve during a cache fill (issue #3)', () => {
       },
       20_000,
     );
-    serve.child.kill('SIGKILL');
-    await serve.exited;
+    await serve.stop('SIGKILL');
     expect(await received).toBeLessThan(8 * MiB); // the device saw a cut, not a complete body
     const debris = (await readdir(cache)).filter((n) => n.endsWith('.partial'));
     expect(debris.length).toBe(1);

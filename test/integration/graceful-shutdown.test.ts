@@ -78,7 +78,7 @@ describe('graceful shutdown of serve (issue #2)', () => {
     })();
     await upstream.firstHalfSent;
 
-    serve.child.kill('SIGTERM');
+    void serve.stop('SIGTERM');
     await serve.logs.waitFor((l) => l.msg === 'shutting down');
     expect(await connectionRefused(port)).toBe(true);
 
@@ -107,7 +107,7 @@ describe('graceful shutdown of serve (issue #2)', () => {
       }
     })();
     await upstream.firstHalfSent;
-    serve.child.kill('SIGTERM');
+    void serve.stop('SIGTERM');
     expect(await serve.exited).toBe(0);
     const result = await done;
     // The device sees a broken transfer (and will resume), never a short body taken as complete.

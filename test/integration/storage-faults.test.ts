@@ -9,7 +9,6 @@ import type { CacheScenario } from '../support/cache-scenario.js';
 import { startLoopbackServer } from '../support/loopback-server.js';
 import type { LoopbackServer } from '../support/loopback-server.js';
 import { pollNext } from '../support/simulated-device.js';
-import { failOnUncaughtErrors } from '../support/uncaught-errors.js';
 import type { SimulatedDevice } from '../support/simulated-device.js';
 
 /**
@@ -75,7 +74,6 @@ describe.each([
     for (const key of Object.keys(faults) as (keyof StorageFaults)[]) faults[key] = undefined;
   }
 
-  failOnUncaughtErrors();
   afterEach(() => {
     clearFaults();
   });

