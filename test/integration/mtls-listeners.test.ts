@@ -228,6 +228,27 @@ describe('mTLS with InsecureSkipClientExpireAfter', () => {
     );
   });
 
+  it('still refuses an expired certificate whose extended key usage is serverAuth only', async () => {
+    // Skipping NotAfter must skip nothing else: OpenSSL reports only its last error
+    // (CERT_HAS_EXPIRED), so the purpose it also found wrong has to be checked again.
+    const cert = await world.devicePki.issueClient('02:00:00:00:dd:0a', {
+      notAfterPast: true,
+      extKeyUsage: 'serverAuth',
+    });
+    await expectCut(cert, /not trusted.*clientAuth/);
+  });
+
+  it('still refuses a valid certificate whose extended key usage is serverAuth only', async () => {
+    const cert = await world.devicePki.issueClient('02:00:00:00:dd:0b', { extKeyUsage: 'serverAuth' });
+    await expectCut(cert, /not trusted/);
+  });
+
+  it('admits an expired certificate whose extended key usage is clientAuth', async () => {
+    const mac = '02:00:00:00:dd:0c';
+    const cert = await world.devicePki.issueClient(mac, { notAfterPast: true, extKeyUsage: 'clientAuth' });
+    expect(await new SimulatedDevice(mac).authenticate(world.gw.httpsUrl!, mtlsAgent(world, cert))).toBe(200);
+  });
+
   it('still refuses a client without a certificate', async () => {
     await expectCut(undefined, /no client certificate/);
   });

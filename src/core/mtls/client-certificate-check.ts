@@ -8,7 +8,7 @@ export type PeerVerdict =
 
 export interface PeerPolicy {
   blacklist: SerialBlacklist | undefined;
-  /** `MTLS_INSECURE_SKIP_CLIENT_EXPIRE_AFTER`: accept a leaf past its NotAfter (protocol doc §3.3). */
+  /** `MTLS_INSECURE_SKIP_CLIENT_EXPIRE_AFTER`: accept a leaf past its NotAfter, and nothing else (docs/mtls.md). */
   skipExpiry: boolean;
   /**
    * The certificates of `Features.mTLS.CACertificate`, each one a trust anchor (like Go, and like the
@@ -47,15 +47,31 @@ function signedBy(child: X509Certificate, issuer: X509Certificate): boolean {
   return issuer.ca && child.checkIssued(issuer) && child.verify(issuer.publicKey);
 }
 
+/** id-kp-clientAuth (RFC 5280 §4.2.1.12). */
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+/**
+ * May this certificate take part in TLS client authentication? An extended key usage, when
+ * present, must list clientAuth, on the leaf and on every CA of the path, as OpenSSL's
+ * "sslclient" purpose demands during the handshake (anyExtendedKeyUsage alone is not enough
+ * there either). Node's `keyUsage` property holds the extended key usage OIDs, or `undefined`
+ * without the extension.
+ */
+export function allowsClientAuth(cert: X509Certificate): boolean {
+  const usages = cert.keyUsage as string[] | undefined;
+  return usages === undefined || usages.includes(CLIENT_AUTH);
+}
+
 /** The longest chain walked when looking for an anchor (leaf + intermediates); real ones are 2–4. */
 const MAX_CHAIN = 8;
 
 /**
  * Accept a leaf whose only fault is its NotAfter date: it has expired, its NotBefore has passed,
- * and it chains — through CA certificates the device sent, each within its validity — to one of
- * the configured anchors, every signature verifying. OpenSSL reports a single error, so
- * `CERT_HAS_EXPIRED` alone is not proof the rest is good: an expired certificate from another CA
- * is reported the same way when the device sends that CA along.
+ * its purpose allows client authentication, and it chains — through CA certificates the device
+ * sent, each within its validity and allowing client authentication — to one of the configured
+ * anchors, every signature verifying. OpenSSL reports a single error (its last), so
+ * `CERT_HAS_EXPIRED` alone is not proof the rest is good: an expired certificate from another CA,
+ * or one issued for servers only, is reported the same way.
  */
 export function onlyLeafExpired(
   leaf: X509Certificate,
@@ -64,12 +80,13 @@ export function onlyLeafExpired(
   now: Date,
 ): boolean {
   if (new Date(leaf.validFrom) > now || new Date(leaf.validTo) >= now) return false;
+  if (!allowsClientAuth(leaf)) return false;
+  const usable = (issuer: X509Certificate, child: X509Certificate): boolean =>
+    validAt(issuer, now) && allowsClientAuth(issuer) && signedBy(child, issuer);
   let child = leaf;
   for (let depth = 0; depth < MAX_CHAIN; depth++) {
-    if (anchors.some((anchor) => validAt(anchor, now) && signedBy(child, anchor))) return true;
-    const next = presented.find(
-      (c) => c.fingerprint256 !== child.fingerprint256 && validAt(c, now) && signedBy(child, c),
-    );
+    if (anchors.some((anchor) => usable(anchor, child))) return true;
+    const next = presented.find((c) => c.fingerprint256 !== child.fingerprint256 && usable(c, child));
     if (next === undefined) return false;
     child = next;
   }
@@ -98,7 +115,12 @@ export function checkPeer(socket: TLSSocket, policy: PeerPolicy, now = new Date(
       error === 'CERT_HAS_EXPIRED' &&
       onlyLeafExpired(leaf, presentedChain(socket).slice(1), policy.anchors, now)
     )) {
-      return { ok: false, reason: `client certificate not trusted (${error})`, serial: leaf.serialNumber };
+      const purpose = allowsClientAuth(leaf) ? '' : ', extended key usage without clientAuth';
+      return {
+        ok: false,
+        reason: `client certificate not trusted (${error}${purpose})`,
+        serial: leaf.serialNumber,
+      };
     }
     expiredAccepted = true;
   }
