@@ -103,6 +103,46 @@ describe('hostile bodies on intercepted and relayed endpoints', () => {
     await stillServes();
   });
 
+  it.each(['PUT', 'PATCH'])(
+    'answers 400 JSON to a deeply nested %s inventory body, relays nothing and counts no upstream failure',
+    async (method) => {
+      const depth = 100_000;
+      const body = `[{"name":"deep","value":${'['.repeat(depth)}${']'.repeat(depth)}}]`;
+      const before = upstream.state.inventoryRequests.length;
+      const failures = (await gw.gateway.metrics.upstreamErrors.get()).values.length;
+      const res = await request(`${gw.url}${INVENTORY}`, {
+        method,
+        headers: { authorization: `Bearer ${device.jwt ?? ''}`, 'content-type': 'application/json' },
+        body,
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.headers['content-type']).toMatch(/application\/json/);
+      expect((await res.body.json()) as { error: string }).toMatchObject({
+        error: expect.stringMatching(/nested deeper than 64/) as unknown,
+      });
+      expect(upstream.state.inventoryRequests.length).toBe(before);
+      const line = await gw.logs.waitFor(
+        (l) => l.msg === 'request' && l.status === 400 && l.method === method,
+      );
+      expect(line.path).toBe(INVENTORY);
+      expect((await gw.gateway.metrics.upstreamErrors.get()).values.length).toBe(failures);
+      await stillServes();
+    },
+  );
+
+  it('still adds its attributes to an inventory body nested 64 levels deep', async () => {
+    const value = JSON.parse(`${'['.repeat(62)}1${']'.repeat(62)}`) as unknown;
+    const res = await request(`${gw.url}${INVENTORY}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${device.jwt ?? ''}`, 'content-type': 'application/json' },
+      body: JSON.stringify([{ name: 'nested', value }]),
+    });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    const record = upstream.state.inventoryRequests.at(-1)!;
+    expect(JSON.parse(record.rawBody.toString('utf8'))).toContainEqual({ name: 'nested', value });
+  });
+
   it('cuts an inventory body that stops arriving with 408 after BodyIdleTimeout, closes the connection, and logs it', async () => {
     const before = upstream.state.inventoryRequests.length;
     const answer = await rawExchange(

@@ -370,6 +370,45 @@ describe('mTLS with odd client certificates and hostile auth bodies', () => {
     await stillServes();
   });
 
+  it.each([
+    ['in id_data', true],
+    ['in the body itself', false],
+  ])(
+    'answers 400 JSON to an auth request nested too deeply %s, without preauthorizing or relaying it',
+    async (_where, inIdData) => {
+      const depth = 100_000;
+      const deep = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+      const cert = await issue({ subject: rawName([[['CN', 'deep-body']]]), serial: '0B18', ca });
+      const device = new SimulatedDevice('02:00:00:00:de:e1');
+      // Built as text: JSON.stringify cannot write what an attacker sends.
+      const idData = inIdData ? `{"mac":"${device.mac}","x":${deep}}` : `{"mac":"${device.mac}"}`;
+      const body = Buffer.from(
+        `{"id_data":${JSON.stringify(idData)},"pubkey":${JSON.stringify(device.publicKeyPem)}${inIdData ? '' : `,"x":${deep}`}}`,
+      );
+      const [preauths, authRequests] = [
+        upstream.state.preauthorizations.length,
+        upstream.state.authRequests.length,
+      ];
+      const failures = (await gw.gateway.metrics.upstreamErrors.get()).values.length;
+      const res = await request(`${gw.httpsUrl}${AUTH}`, {
+        method: 'POST',
+        dispatcher: agentFor(cert),
+        headers: { 'content-type': 'application/json', 'x-men-signature': device.signature(body) },
+        body,
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.headers['content-type']).toMatch(/application\/json/);
+      expect((await res.body.json()) as { error: string }).toMatchObject({
+        error: expect.stringMatching(/nested deeper than 64/) as unknown,
+      });
+      expect(upstream.state.preauthorizations.length).toBe(preauths);
+      expect(upstream.state.authRequests.length).toBe(authRequests);
+      expect((await gw.gateway.metrics.upstreamErrors.get()).values.length).toBe(failures);
+      expectLogIntact();
+      await stillServes();
+    },
+  );
+
   it('answers 408 to an auth request body that stops arriving, and closes the connection', async () => {
     const cert = await issue({ subject: rawName([[['CN', 'stalled-body']]]), serial: '0B17', ca });
     const answer = await rawExchange(

@@ -1,4 +1,5 @@
 import type { InventoryAttribute } from '../config/gateway-config.js';
+import { jsonRefusal, parseBoundedJson } from '../http/bounded-json.js';
 
 /** Upstream accepts at most this many attributes per update (landscape §3; inventory config.go). */
 export const MAX_INVENTORY_ATTRIBUTES = 100;
@@ -25,7 +26,8 @@ function isAttributeArray(value: unknown): value is { name: string }[] {
  * Device System injection (protocol doc §5): add `mender_gateway_system_id` and every
  * DefaultInventory attribute the device did not send itself — the device's value always wins,
  * which also makes an inner gateway's system id win in a chain (§9 item 5). The body is
- * re-serialised compactly; the caller sends its new length (the MEN-7738 bug).
+ * re-serialised compactly; the caller sends its new length (the MEN-7738 bug). Throws
+ * `MGW_BAD_REQUEST` for a body nested too deeply (see parseBoundedJson).
  */
 export function injectInventory(
   body: Buffer,
@@ -34,9 +36,12 @@ export function injectInventory(
 ): InjectionResult {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    return { body: undefined, added: [], dropped: [] };
+    parsed = parseBoundedJson(body, 'inventory body');
+  } catch (err) {
+    // Not JSON: upstream judges it (docs/architecture.md). Too deep: refused here (400), since
+    // re-encoding or logging it would overflow the stack.
+    if (jsonRefusal(err) === 'not-json') return { body: undefined, added: [], dropped: [] };
+    throw err;
   }
   if (!isAttributeArray(parsed)) return { body: undefined, added: [], dropped: [] };
   const present = new Set(parsed.map((a) => a.name));

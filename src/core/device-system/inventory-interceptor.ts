@@ -1,5 +1,6 @@
 import { toGatewayError } from '../errors.js';
 import { readBoundedBody } from '../http/read-body.js';
+import { MAX_JSON_BODY } from '../http/bounded-json.js';
 import type { InventoryAttribute } from '../config/gateway-config.js';
 import type { Logger } from '../logger.js';
 import type { DeviceApiRelay } from '../upstream/device-api-relay.js';
@@ -7,8 +8,6 @@ import type { Exchange } from '../server/exchange.js';
 import { injectInventory } from './inventory-injection.js';
 
 export const INVENTORY_PATH = '/api/devices/v1/inventory/device/attributes';
-/** Upstream's default request limit (protocol doc §7). */
-const MAX_INVENTORY_BODY = 1024 * 1024;
 
 /** PUT replaces the whole set, so injecting only into PATCH would drop the attributes (§5). */
 export function isInventoryUpdate(method: string | undefined, path: string): boolean {
@@ -35,7 +34,7 @@ export class InventoryInterceptor {
   async handle(exchange: Exchange): Promise<void> {
     const { req } = exchange;
     try {
-      const body = await readBoundedBody(req, MAX_INVENTORY_BODY);
+      const body = await readBoundedBody(req, MAX_JSON_BODY);
       const result = injectInventory(body, this.systemId, this.defaults);
       if (result.dropped.length > 0) {
         this.logger.warn(

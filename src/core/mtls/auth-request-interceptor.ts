@@ -1,5 +1,6 @@
 import { GatewayError, toGatewayError } from '../errors.js';
 import { readBoundedBody } from '../http/read-body.js';
+import { jsonRefusal, MAX_JSON_BODY, parseBoundedJson } from '../http/bounded-json.js';
 import type { Logger } from '../logger.js';
 import type { DeviceApiRelay } from '../upstream/device-api-relay.js';
 import type { Exchange } from '../server/exchange.js';
@@ -7,7 +8,6 @@ import { verifyAuthSignature } from './auth-signature.js';
 import type { DeviceIdentity, Preauthorizer } from './preauthorizer.js';
 
 export const AUTH_REQUESTS_PATH = '/api/devices/v1/authentication/auth_requests';
-const MAX_AUTH_BODY = 1024 * 1024;
 
 function badRequest(message: string): GatewayError {
   return new GatewayError('MGW_BAD_REQUEST', `invalid auth request: ${message}`, {
@@ -15,26 +15,25 @@ function badRequest(message: string): GatewayError {
   });
 }
 
-/** Parse what preauthorization needs from the auth request body (protocol doc §2.1). */
-export function parseAuthRequest(body: Buffer): DeviceIdentity {
-  let parsed: unknown;
+function parseJson(text: string | Buffer, what: string): unknown {
   try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw badRequest('body is not JSON');
+    return parseBoundedJson(text, what);
+  } catch (err) {
+    if (jsonRefusal(err) === undefined) throw err;
+    throw badRequest((err as Error).message);
   }
+}
+
+/** Parse what preauthorization needs from the auth request body (docs/protocol.md §2.1). */
+export function parseAuthRequest(body: Buffer): DeviceIdentity {
+  const parsed = parseJson(body, 'body');
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw badRequest('body is not a JSON object');
   const { id_data: idDataText, pubkey, tier } = parsed as Record<string, unknown>;
   if (typeof idDataText !== 'string') throw badRequest('id_data is missing or not a string');
   if (typeof pubkey !== 'string' || !pubkey.includes('PUBLIC KEY'))
     throw badRequest('pubkey is missing or not a PEM public key');
-  let idData: unknown;
-  try {
-    idData = JSON.parse(idDataText);
-  } catch {
-    throw badRequest('id_data is not JSON');
-  }
+  const idData = parseJson(idDataText, 'id_data');
   if (
     typeof idData !== 'object' ||
     idData === null ||
@@ -81,7 +80,7 @@ export class AuthRequestInterceptor {
     if (certificate === undefined) throw new Error('auth request interceptor without a certificate');
     let identity: DeviceIdentity | undefined;
     try {
-      const body = await readBoundedBody(req, MAX_AUTH_BODY);
+      const body = await readBoundedBody(req, MAX_JSON_BODY);
       identity = parseAuthRequest(body);
       const signature = req.headers['x-men-signature'];
       if (typeof signature !== 'string' || !verifyAuthSignature(body, identity.pubkey, signature)) {
