@@ -157,7 +157,7 @@ describe('mTLS refusals', () => {
   }
 
   /** Rewrite the blacklist and wait until the gateway has loaded exactly `serials` entries from it. */
-  async function setBlacklist(text: string, serials: number): Promise<void> {
+  async function setBlacklist(text: string | Buffer, serials: number): Promise<void> {
     const reloads = (): LogLine[] => gw.logs.lines.filter((l) => l.msg === 'certificate blacklist reloaded');
     const before = reloads().length;
     await writeFile(blacklistPath, text);
@@ -221,7 +221,7 @@ describe('mTLS refusals', () => {
       new SimulatedDevice('02:00:00:00:ee:02').authenticate(httpsUrl, agentFor(cert)),
     ).rejects.toThrow();
     expect(seen()).toBe(before);
-    await setBlacklist('', 0);
+    await setBlacklist('# nothing revoked\n', 0);
   });
 
   const colons = (s: string): string => (s.match(/../g) ?? []).join(':');
@@ -264,6 +264,90 @@ describe('mTLS refusals', () => {
       expect(await device.authenticate(httpsUrl, agentFor(cert))).toBe(200);
     },
   );
+
+  describe('a blacklist re-saved in another form never un-revokes a device', () => {
+    const mac = '02:00:00:00:ee:30';
+    let revoked: CertPair;
+    const utf16be = (text: string): Buffer => Buffer.from(text, 'utf16le').swap16();
+
+    async function readiness(): Promise<{ serials: number; lastError: string | undefined }> {
+      const res = await request(`${httpsUrl}/api/internal/v1/gateway/ready`, {
+        dispatcher: agentFor(goodCert),
+      });
+      const report = (await res.body.json()) as { blacklist?: { serials: number; lastError?: string } };
+      expect(report.blacklist).toBeDefined();
+      return { serials: report.blacklist!.serials, lastError: report.blacklist!.lastError };
+    }
+
+    async function metric(name: string): Promise<number> {
+      const found = await gw.gateway.metrics.registry.getSingleMetric(name)?.get();
+      return found?.values[0]?.value ?? 0;
+    }
+
+    async function expectRevoked(): Promise<void> {
+      const before = seen();
+      await expect(new SimulatedDevice(mac).authenticate(httpsUrl, agentFor(revoked))).rejects.toThrow();
+      await gw.logs.waitFor((l) => l.msg === 'mTLS: device refused' && l.serial === revoked.serial);
+      expect(seen()).toBe(before);
+    }
+
+    /** Write the file and wait for the gateway to refuse the reload. */
+    async function saveRefused(content: string | Buffer): Promise<string> {
+      const failures = (): LogLine[] =>
+        gw.logs.lines.filter(
+          (l) => l.msg === 'certificate blacklist reload failed: keeping the previous list',
+        );
+      const before = failures().length;
+      await writeFile(blacklistPath, content);
+      await waitUntil('a refused blacklist reload', () => failures().length > before);
+      const line = failures().at(-1)!;
+      expect(line.level).toBe('error');
+      return String(line.error);
+    }
+
+    beforeAll(async () => {
+      revoked = await devicePki.issueClient(mac);
+    });
+
+    it.each([
+      ['UTF-16 LE with a byte order mark', (t: string) => Buffer.from(`\uFEFF${t}`, 'utf16le')],
+      ['UTF-16 BE with a byte order mark', (t: string) => utf16be(`\uFEFF${t}`)],
+      ['UTF-8 with a byte order mark', (t: string) => `\uFEFF${t}`],
+      ['with CRLF line ends', (t: string) => t.replace(/\n/g, '\r\n')],
+      ['with CR line ends only', (t: string) => t.replace(/\n/g, '\r')],
+      ['with mixed and doubled line ends', (t: string) => t.replace(/\n/g, '\r\r\n')],
+    ])('reads a blacklist saved as %s', async (_form, encode) => {
+      await setBlacklist(`# revoked\n${revoked.serial}\n`, 1);
+      await setBlacklist(encode(`# revoked\nAB:CD\n${revoked.serial}\n`), 2);
+      await expectRevoked();
+      await setBlacklist('# nothing revoked\n', 0);
+    });
+
+    it.each([
+      ['an empty file', ''],
+      ['a file of NUL bytes (half-written before a crash)', Buffer.alloc(64)],
+      ['UTF-16 LE without a byte order mark', Buffer.from('# revoked\nABCD\n', 'utf16le')],
+      ['a file cut in the middle of a line', '# revoked\nAB:C'],
+      ['invalid UTF-8', Buffer.from([0x41, 0x42, 0xff, 0xfe, 0x0a])],
+    ])(
+      'keeps the previous list when the file is replaced by %s, and reports it in logs, readiness and metrics',
+      async (_form, content) => {
+        await setBlacklist(`# revoked\n${revoked.serial}\n`, 1);
+        const failed = await metric('mender_gw_mtls_blacklist_reload_failures_total');
+        expect(await readiness()).toEqual({ serials: 1, lastError: undefined });
+        const error = await saveRefused(content);
+        await expectRevoked();
+        expect(await metric('mender_gw_mtls_blacklist_reload_failures_total')).toBe(failed + 1);
+        expect(await metric('mender_gw_mtls_blacklist_serials')).toBeGreaterThanOrEqual(1);
+        expect(await readiness()).toEqual({ serials: expect.any(Number) as unknown, lastError: error });
+        // A deliberate empty list (comments only) is accepted, and clears the error.
+        await setBlacklist('# nothing revoked\n', 0);
+        expect(await readiness()).toEqual({ serials: 0, lastError: undefined });
+        expect(await metric('mender_gw_mtls_blacklist_serials')).toBe(0);
+        expect(await new SimulatedDevice(mac).authenticate(httpsUrl, agentFor(revoked))).toBe(200);
+      },
+    );
+  });
 
   it('refuses an auth request whose signature does not verify, without preauthorizing it', async () => {
     const device = new SimulatedDevice('02:00:00:00:ee:20');
@@ -362,7 +446,7 @@ describe('mTLS refusals', () => {
         expect(seen()).toBe(before);
       } finally {
         existing.close();
-        await setBlacklist('', 0);
+        await setBlacklist('# nothing revoked\n', 0);
       }
     });
   });

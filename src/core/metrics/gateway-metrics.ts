@@ -95,6 +95,18 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly blacklistSerials = new Gauge({
+    name: 'mender_gw_mtls_blacklist_serials',
+    help: 'Serials in force in the mTLS certificate blacklist (Features.mTLS.BlacklistPath).',
+    registers: [this.registry],
+  });
+
+  readonly blacklistReloadFailures = new Counter({
+    name: 'mender_gw_mtls_blacklist_reload_failures_total',
+    help: 'Blacklist reloads not applied (file unreadable, undecodable or looking incomplete); the previous list stayed in force.',
+    registers: [this.registry],
+  });
+
   readonly tunnelsOpen = new Gauge({
     name: 'mender_gw_websocket_tunnels_open',
     help: 'WebSocket tunnels (mender-connect) open now.',

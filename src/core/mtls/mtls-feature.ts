@@ -4,12 +4,14 @@ import type { Dispatcher } from 'undici';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { DeviceApiRelay } from '../upstream/device-api-relay.js';
 import { AuthRequestInterceptor } from './auth-request-interceptor.js';
 import type { PeerPolicy } from './client-certificate-check.js';
 import { ManagementBackoff, ManagementSession } from './management-session.js';
 import { Preauthorizer } from './preauthorizer.js';
 import { SerialBlacklist } from './serial-blacklist.js';
+import type { BlacklistStatus } from './serial-blacklist.js';
 
 /** How long a preauthorization is trusted before the gateway repeats it (protocol doc §3.5 "Caching"). */
 export const PREAUTH_CACHE_TTL_MS = 6 * 3600_000;
@@ -20,6 +22,8 @@ export interface MtlsFeature {
   policy: PeerPolicy;
   auth: AuthRequestInterceptor;
   allowDeviceApiOnHttp: boolean;
+  /** The blacklist in force and its last reload error, for readiness; `undefined` without one. */
+  blacklistStatus(): BlacklistStatus | undefined;
   close(): void;
 }
 
@@ -61,6 +65,7 @@ export async function createMtlsFeature(
   relay: DeviceApiRelay,
   dispatcher: Dispatcher,
   logger: Logger,
+  metrics?: GatewayMetrics,
 ): Promise<MtlsFeature | undefined> {
   const mtls = config.mtls;
   if (!mtls.enabled) return undefined;
@@ -99,7 +104,9 @@ export async function createMtlsFeature(
         'blacklist line is not a hex serial: ignored',
       );
     logger.info({ path: mtls.blacklistPath, serials: blacklist.size }, 'certificate blacklist loaded');
-    blacklist.watch({
+    metrics?.blacklistSerials.set(blacklist.size);
+    const watched = blacklist;
+    watched.watch({
       reloaded: (count, invalid) => {
         for (const bad of invalid)
           logger.warn(
@@ -107,12 +114,16 @@ export async function createMtlsFeature(
             'blacklist line is not a hex serial: ignored',
           );
         logger.info({ path: mtls.blacklistPath, serials: count }, 'certificate blacklist reloaded');
+        metrics?.blacklistSerials.set(count);
       },
-      failed: (error) =>
+      failed: (error) => {
         logger.error(
-          { path: mtls.blacklistPath, error: error.message },
+          { path: mtls.blacklistPath, error: error.message, serials: watched.size },
           'certificate blacklist reload failed: keeping the previous list',
-        ),
+        );
+        metrics?.blacklistReloadFailures.inc();
+        metrics?.blacklistSerials.set(watched.size);
+      },
     });
   }
   if (mtls.insecureSkipClientExpireAfter) {
@@ -139,6 +150,7 @@ export async function createMtlsFeature(
     policy: { blacklist, skipExpiry: mtls.insecureSkipClientExpireAfter, anchors },
     auth: new AuthRequestInterceptor(relay, preauthorizer, logger),
     allowDeviceApiOnHttp: mtls.allowDeviceApiOnHttp,
+    blacklistStatus: () => blacklist?.status(),
     close: () => blacklist?.close(),
   };
 }

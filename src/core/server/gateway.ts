@@ -75,12 +75,13 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const metrics = new GatewayMetrics();
   const relay = new DeviceApiRelay(config.upstream.url, dispatcher, instrumentation);
   const artifacts = await createArtifactsFeature(config, relay, dispatcher, logger, metrics, instrumentation);
-  const mtls = await createMtlsFeature(config, relay, dispatcher, logger);
+  const mtls = await createMtlsFeature(config, relay, dispatcher, logger, metrics);
   const readiness = new ReadinessProbe(
     config.upstream.url,
     dispatcher,
     artifacts?.cache === undefined ? undefined : config.artifactsProxy.cache.path,
     () => artifacts?.cache?.diskFault,
+    () => mtls?.blacklistStatus(),
   );
   logStartupWarnings(config, proxy, logger);
 

@@ -1,5 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
+import type { BlacklistStatus } from '../mtls/serial-blacklist.js';
 import { upstreamFailure } from '../upstream/upstream-error.js';
 import type { Instrumentation } from '../diagnostics.js';
 
@@ -24,6 +25,11 @@ export interface ReadinessReport {
     | undefined;
   /** Serving, but without the cache (its volume failed): downloads come from storage. */
   degraded: boolean;
+  /**
+   * `Features.mTLS.BlacklistPath`: serials in force and why the last reload was not applied.
+   * A refused reload leaves readiness as it is: the previous list still protects every listener.
+   */
+  blacklist: BlacklistStatus | undefined;
 }
 
 /** Probe results are reused this long, so a probe storm never becomes an upstream storm. */
@@ -47,6 +53,7 @@ export class ReadinessProbe {
     private readonly cachePath: string | undefined,
     private readonly cacheFault: () => { code: string; message: string; at: string } | undefined = () =>
       undefined,
+    private readonly blacklist: () => BlacklistStatus | undefined = () => undefined,
   ) {}
 
   /**
@@ -84,7 +91,7 @@ export class ReadinessProbe {
     // A broken cache volume does not make the gateway unready: it still serves every update,
     // from storage (issue #7 item 2). Taking it out of a load balancer would fail them instead.
     const degraded = cache !== undefined && (cache.error !== undefined || cache.fault !== undefined);
-    return { ready: upstream.reachable, degraded, upstream, cache };
+    return { ready: upstream.reachable, degraded, upstream, cache, blacklist: this.blacklist() };
   }
 
   #probeUpstream(): Promise<ReadinessReport['upstream']> {

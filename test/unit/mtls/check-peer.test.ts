@@ -128,7 +128,7 @@ describe('checkPeer', () => {
       expect(verdict).toMatchObject({ ok: false, serial: leaf.serial });
       expect(!verdict.ok && verdict.reason).toMatch(/blacklisted/);
     } finally {
-      await writeFile(join(dir, 'blacklist'), '');
+      await writeFile(join(dir, 'blacklist'), '# nothing revoked\n');
       await policy.blacklist!.reload();
     }
   });

@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseBlacklist, SerialBlacklist } from '../../../src/core/mtls/serial-blacklist.js';
+import {
+  decodeBlacklist,
+  parseBlacklist,
+  reloadRefusal,
+  SerialBlacklist,
+} from '../../../src/core/mtls/serial-blacklist.js';
 
 /** `Features.mTLS.BlacklistPath`: hex serials, one per line (protocol doc §3.3). */
 describe('parseBlacklist', () => {
@@ -56,6 +61,45 @@ describe('parseBlacklist', () => {
   });
 });
 
+describe('decodeBlacklist', () => {
+  const text = '# revoked\nAB:CD\r\n0x12\n';
+  it.each([
+    ['UTF-8', Buffer.from(text)],
+    ['UTF-8 with a byte order mark', Buffer.from(`\uFEFF${text}`)],
+    ['UTF-16 LE with a byte order mark', Buffer.from(`\uFEFF${text}`, 'utf16le')],
+    ['UTF-16 BE with a byte order mark', Buffer.from(`\uFEFF${text}`, 'utf16le').swap16()],
+  ])('reads %s', (_name, bytes) => {
+    expect(decodeBlacklist(bytes)).toBe(text);
+  });
+
+  it.each([
+    ['UTF-16 without a byte order mark', Buffer.from(text, 'utf16le'), /NUL bytes/],
+    ['NUL bytes', Buffer.alloc(16), /NUL bytes/],
+    ['invalid UTF-8', Buffer.from([0x41, 0xc3, 0x28]), /not valid UTF-8/],
+  ])('refuses %s', (_name, bytes, message) => {
+    expect(() => decodeBlacklist(bytes)).toThrow(message);
+  });
+});
+
+describe('reloadRefusal', () => {
+  const current = new Set(['AB', 'CD']);
+  it('accepts any file that keeps every serial in force, and complete files that remove some', () => {
+    expect(reloadRefusal(current, parseBlacklist('AB\nCD\nbogus\nEF'))).toBeUndefined();
+    expect(reloadRefusal(current, parseBlacklist('AB\n'))).toBeUndefined();
+    expect(reloadRefusal(current, parseBlacklist('# nothing revoked\n'))).toBeUndefined();
+    expect(reloadRefusal(new Set(), parseBlacklist(''))).toBeUndefined();
+  });
+
+  it('refuses a file that would remove serials and looks broken or incomplete', () => {
+    expect(reloadRefusal(current, parseBlacklist(''))).toMatch(/no serial and no comment/);
+    expect(reloadRefusal(current, parseBlacklist('\n\n'))).toMatch(/no serial and no comment/);
+    expect(reloadRefusal(current, parseBlacklist('AB\nC D E F G\n'))).toMatch(
+      /not hex serials \(first: line 2\)/,
+    );
+    expect(reloadRefusal(current, parseBlacklist('AB\nC'))).toMatch(/no line break/);
+  });
+});
+
 describe('SerialBlacklist', () => {
   let dir: string;
   beforeAll(async () => {
@@ -90,6 +134,31 @@ describe('SerialBlacklist', () => {
     await expect(blacklist.reload()).rejects.toMatchObject({ code: 'MGW_TLS_MATERIAL' });
     // An unreadable file must not un-revoke every device.
     expect(blacklist.has('BB')).toBe(true);
+  });
+
+  it('keeps the list in force, adds what the refused file lists, and reports the refusal', async () => {
+    const path = join(dir, 'refused.txt');
+    await writeFile(path, 'AA\nBB\n');
+    const { blacklist } = await SerialBlacklist.load(path);
+    await writeFile(path, 'CC\nnot a serial\n');
+    await expect(blacklist.reload()).rejects.toMatchObject({
+      code: 'MGW_TLS_MATERIAL',
+      message: expect.stringContaining('not applied') as unknown,
+    });
+    expect(['AA', 'BB', 'CC'].map((s) => blacklist.has(s))).toEqual([true, true, true]);
+    expect(blacklist.status()).toMatchObject({
+      serials: 3,
+      lastError: expect.stringContaining('line 2') as unknown,
+    });
+    await writeFile(path, '# all clear\n');
+    await blacklist.reload();
+    expect(blacklist.status()).toMatchObject({ serials: 0, lastError: undefined });
+  });
+
+  it('refuses an undecodable file at start-up', async () => {
+    const path = join(dir, 'utf16-no-bom.txt');
+    await writeFile(path, Buffer.from('AB\n', 'utf16le'));
+    await expect(SerialBlacklist.load(path)).rejects.toMatchObject({ code: 'MGW_TLS_MATERIAL' });
   });
 
   it('sees a change made by renaming a new file over the old one', async () => {
