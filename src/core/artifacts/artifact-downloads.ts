@@ -11,8 +11,8 @@ import type { ArtifactFill } from '../cache/artifact-fill.js';
 import { sendRange } from '../cache/read-stream.js';
 import type { RangeContinuation } from '../cache/read-stream.js';
 import { decideRange } from './byte-range.js';
-import { isHostWhitelisted } from './domain-whitelist.js';
-import { ARTIFACT_ROUTE, PROXY_ROUTE, decodeProxyLinkTarget } from './artifact-link.js';
+import { checkStorageTarget } from './storage-target.js';
+import { ARTIFACT_ROUTE, PROXY_ROUTE, decodeProxyLink } from './artifact-link.js';
 import type { ArtifactLinkSigner } from './artifact-link.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { discardBody } from '../http/discard-body.js';
@@ -52,8 +52,9 @@ interface Representation {
 /**
  * Serves the gateway's artifact links (protocol doc §2.7, §4.3, §4.4; issue #3 items 2, 3, 6):
  * exact Content-Length, `Accept-Ranges: bytes`, single ranges with 206/Content-Range, 416 when
- * unsatisfiable, If-Range, HEAD, never compressed or chunked. The whitelist is checked again on
- * every download, so the gateway is never an open proxy.
+ * unsatisfiable, If-Range, HEAD, never compressed or chunked. The target is checked again on
+ * every download (storage-target.ts), and the checked URL is the one fetched, so the gateway is
+ * never an open proxy.
  */
 export class ArtifactDownloads {
   constructor(private readonly options: ArtifactDownloadsOptions) {}
@@ -86,8 +87,8 @@ export class ArtifactDownloads {
             },
           );
         }
-        const target = decodeProxyLinkTarget(path);
-        await this.#proxy(exchange, this.#checkWhitelist(target.url), undefined, target.raw);
+        const target = checkStorageTarget(decodeProxyLink(path), this.options);
+        await this.#proxy(exchange, target);
         return;
       }
       if (this.options.signer === undefined || this.options.cache === undefined) {
@@ -100,7 +101,7 @@ export class ArtifactDownloads {
         );
       }
       const claims = this.options.signer.verify(path, query);
-      this.#checkWhitelist(claims.origin);
+      checkStorageTarget(claims.origin, this.options);
       await this.#fromCache(exchange, this.options.cache, claims);
     } catch (err) {
       const error = toGatewayError(err);
@@ -108,20 +109,6 @@ export class ArtifactDownloads {
         this.options.logger.error({ err, requestId: exchange.requestId }, 'artifact download failed');
       exchange.fail(error, 'storage');
     }
-  }
-
-  #checkWhitelist(origin: URL): URL {
-    const upstream = this.options.upstream;
-    const upstreamArtifact =
-      origin.protocol === upstream.protocol &&
-      origin.host.toLowerCase() === upstream.host.toLowerCase() &&
-      origin.pathname.startsWith(ARTIFACT_ROUTE);
-    if (!upstreamArtifact && !isHostWhitelisted(origin.hostname, this.options.whitelist)) {
-      throw new GatewayError('MGW_LINK_FORBIDDEN', `${origin.hostname} is not whitelisted`, {
-        hint: 'Only hosts in Features.ArtifactsProxy.DomainWhitelist are fetched.',
-      });
-    }
-    return origin;
   }
 
   async #fromCache(
@@ -246,7 +233,7 @@ export class ArtifactDownloads {
    * Stream straight from storage without caching (proxy-only mode, or an artifact the cache
    * cannot take). `Range`/`If-Range` are forwarded; redirects are never followed or relayed.
    */
-  async #proxy(exchange: Exchange, origin: URL, prefetched?: OriginResponse, raw?: string): Promise<void> {
+  async #proxy(exchange: Exchange, origin: URL, prefetched?: OriginResponse): Promise<void> {
     const { req, res } = exchange;
     let response = prefetched;
     if (response !== undefined && req.headers.range !== undefined && response.statusCode === 200) {
@@ -257,7 +244,7 @@ export class ArtifactDownloads {
       const headers: Record<string, string> = {};
       if (typeof req.headers.range === 'string') headers.range = req.headers.range;
       if (typeof req.headers['if-range'] === 'string') headers['if-range'] = req.headers['if-range'];
-      response = await this.options.fetchOrigin(origin, headers, raw);
+      response = await this.options.fetchOrigin(origin, headers);
     }
     if (response.statusCode >= 300 && response.statusCode < 400) {
       discardBody(response.body);

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 import { cacheKeyFor, isCacheKey } from './cache-key.js';
+import { parseStorageUrl } from './storage-url.js';
 
 /**
  * Gateway download links (protocol doc §4.3, §4.4). Devices treat `artifact.source.uri`
@@ -150,24 +151,17 @@ export function proxyLink(gatewayUrl: URL, origin: string): URL {
   return joinBase(gatewayUrl, `${PROXY_ROUTE}${b64url(origin)}`);
 }
 
+/**
+ * The storage URL a proxy link carries, parsed once (parseStorageUrl): that object is what is
+ * checked and fetched. Only URLs in their normal form are accepted, so the bytes fetched are the
+ * bytes embedded (docs/protocol.md §4.3: presigned signatures cover them).
+ */
 export function decodeProxyLink(path: string): URL {
-  return decodeProxyLinkTarget(path).url;
-}
-
-/** The proxied URL, parsed, and exactly as it was embedded (what is fetched). */
-export function decodeProxyLinkTarget(path: string): { url: URL; raw: string } {
   const encoded = path.slice(PROXY_ROUTE.length);
   if (!path.startsWith(PROXY_ROUTE) || !/^[A-Za-z0-9_-]+$/.test(encoded)) {
     throw new GatewayError('MGW_LINK_MALFORMED', 'malformed artifact proxy link', {
       hint: 'Use the download link from the latest deployments/next answer unchanged.',
     });
   }
-  const raw = Buffer.from(encoded, 'base64url').toString('utf8');
-  try {
-    return { url: new URL(raw), raw };
-  } catch {
-    throw new GatewayError('MGW_LINK_MALFORMED', 'malformed artifact proxy link: not a URL', {
-      hint: 'Use the download link from the latest deployments/next answer unchanged.',
-    });
-  }
+  return parseStorageUrl(Buffer.from(encoded, 'base64url').toString('utf8'));
 }

@@ -12,7 +12,6 @@ import { ArtifactDownloads } from './artifact-downloads.js';
 import { ArtifactLinkSigner, proxyLink } from './artifact-link.js';
 import type { GatewayLink } from './deployment-rewrite.js';
 import { NextRewriteRelay } from './next-rewrite-relay.js';
-import { pathAndQuery } from './deployment-rewrite.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { Instrumentation } from '../diagnostics.js';
 
@@ -49,9 +48,9 @@ export async function createArtifactsFeature(
   // Storage fetches share the upstream dispatcher: same trust store, proxy and timeouts (§6.4).
   // No redirect is ever followed (undici's request does not), so a storage redirect cannot
   // lead the gateway off the whitelist.
-  const fetchOrigin: OriginFetcher = async (origin, headers = {}, raw) => {
+  const fetchOrigin: OriginFetcher = async (origin, headers = {}) => {
     try {
-      const path = raw === undefined ? origin.pathname + origin.search : pathAndQuery(raw);
+      const path = origin.pathname + origin.search;
       return await dispatcher.request({ origin: origin.origin, path, method: 'GET', headers });
     } catch (err) {
       throw upstreamFailure(err, origin.host);

@@ -23,12 +23,8 @@ export interface OriginResponse {
   body: Readable;
 }
 
-/** `raw`: the URL exactly as the Mender server wrote it, fetched byte-exact when given (§4.3). */
-export type OriginFetcher = (
-  origin: URL,
-  headers?: Record<string, string>,
-  raw?: string,
-) => Promise<OriginResponse>;
+/** Fetches `origin` as is: its origin, pathname and search, the URL that was checked. */
+export type OriginFetcher = (origin: URL, headers?: Record<string, string>) => Promise<OriginResponse>;
 
 export interface ArtifactRef {
   key: string;

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   ARTIFACT_ROUTE,
   ArtifactLinkSigner,
+  decodeProxyLink,
   PROXY_ROUTE,
-  decodeProxyLinkTarget,
 } from '../../../src/core/artifacts/artifact-link.js';
 import { isCacheKey } from '../../../src/core/artifacts/cache-key.js';
 import { isGatewayError } from '../../../src/core/errors.js';
@@ -112,7 +112,7 @@ describe('ArtifactLinkSigner.verify on hostile input', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (tail) => {
         try {
-          decodeProxyLinkTarget(PROXY_ROUTE + tail);
+          decodeProxyLink(PROXY_ROUTE + tail);
         } catch (err) {
           expect(isGatewayError(err) && err.code === 'MGW_LINK_MALFORMED').toBe(true);
         }
