@@ -117,7 +117,8 @@ export class ArtifactDownloads {
     claims: Parameters<ArtifactCache['acquire']>[0],
   ): Promise<void> {
     const { res } = exchange;
-    const lookup = await cache.acquire(claims);
+    // The pin is the exchange's: released when the exchange ends, however early.
+    const lookup = await cache.acquire(claims, exchange.lifetime);
     const metrics = this.options.metrics;
     const [result, source] =
       lookup.kind === 'entry'
@@ -127,7 +128,6 @@ export class ArtifactDownloads {
           : (['bypass', 'upstream'] as const);
     metrics?.cacheRequests.inc({ result });
     res.once('close', () => {
-      lookup.release();
       metrics?.cacheBytesServed.inc({ source }, exchange.bytesOut);
       // The request that started a fill paid for its bytes on the uplink; every other one did not.
       if (result === 'hit' || result === 'coalesced') metrics?.bytesSaved.inc(exchange.bytesOut);

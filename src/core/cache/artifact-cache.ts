@@ -59,6 +59,16 @@ function isFatalFillError(err: unknown): boolean {
   );
 }
 
+function exchangeEnded(): GatewayError {
+  return new GatewayError(
+    'MGW_BAD_REQUEST',
+    'the device closed the connection before the artifact was served',
+    {
+      hint: 'The device resumes the download later.',
+    },
+  );
+}
+
 type StartResult = { fill: ArtifactFill } | { bypass: string; response: OriginResponse | undefined };
 
 function header(headers: OriginResponse['headers'], name: string): string | undefined {
@@ -125,100 +135,128 @@ export class ArtifactCache {
     return this.#active.size;
   }
 
-  async acquire(ref: ArtifactRef): Promise<CacheLookup> {
+  /**
+   * Look an artifact up, pinning its entry. The pin belongs to `lifetime`, the device's
+   * exchange (`Exchange.lifetime`): it is released when that ends, also while the lookup still
+   * waits for storage's first bytes, or earlier by `release()`. A lookup that completes after
+   * the exchange ended is disposed of (reader closed, storage response discarded) and rejected.
+   */
+  async acquire(ref: ArtifactRef, lifetime?: AbortSignal): Promise<CacheLookup> {
     const { key } = ref;
+    // A function, not a narrowed property: the signal can abort during any await below.
+    const ended = (): boolean => lifetime?.aborted === true;
+    if (ended()) throw exchangeEnded();
     await this.pins.pin(key);
     let released = false;
     const release = (): void => {
       if (released) return;
       released = true;
+      lifetime?.removeEventListener('abort', release);
       this.pins.unpin(key);
     };
+    lifetime?.addEventListener('abort', release, { once: true });
+    let lookup: CacheLookup;
     try {
-      for (let attempt = 0; attempt < 3; attempt++) {
-        let existing: Awaited<ReturnType<ArtifactStore['openReader']>>;
-        try {
-          existing = await this.store.openReader(key);
-        } catch (err) {
-          if (!isDiskFault(err)) throw err;
-          // The entry cannot be read (EIO, volume gone): serve from storage (issue #7 item 2).
-          const reason = this.#noteDiskFault(
-            cacheIoError(err, 'opening a cache entry', this.store.location),
-            ref,
-          );
-          return { kind: 'bypass', reason, response: undefined, release };
-        }
-        if (existing !== undefined) return { kind: 'entry', ...existing, release };
-        // From here to the map update there is no await: concurrent misses join one fill.
-        let pending = this.#fills.get(key);
-        if (pending === undefined) {
-          if (this.store.get(key) !== undefined) continue; // a fill committed meanwhile
-          const started = this.#startFill(ref);
-          pending = started.then((r) => ('fill' in r ? r.fill : undefined));
-          // Waiters get a failed start through `pending`; with none, it must not be an unhandled rejection.
-          pending.catch(() => undefined);
-          this.#fills.set(key, pending);
-          let result: StartResult;
-          try {
-            result = await started;
-          } catch (err) {
-            // Storage unreachable (or no room could be made): forget the attempt so the next request retries.
-            this.#fills.delete(key);
-            throw err;
-          }
-          if ('bypass' in result) {
-            this.#fills.delete(key);
-            return { kind: 'bypass', reason: result.bypass, response: result.response, release };
-          }
-          try {
-            return {
-              kind: 'fill',
-              fill: result.fill,
-              reader: await result.fill.openReader(),
-              started: true,
-              release,
-            };
-          } catch (err) {
-            // A small fill can be committed and renamed before its own requester opens it:
-            // once the fill has finished, the next round finds the complete entry.
-            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-            await result.fill.finished.catch(() => undefined);
-            continue;
-          }
-        }
-        const fill = await pending;
-        if (fill === undefined)
-          return { kind: 'bypass', reason: 'the artifact is not being cached', response: undefined, release };
-        if (fill.state !== 'failed') {
-          // Open before checking state again: after the final rename the partial path is gone.
-          try {
-            return { kind: 'fill', fill, reader: await fill.openReader(), started: false, release };
-          } catch (err) {
-            // Renamed into a complete entry under us: wait for the fill to publish it, then retry
-            // (never fall back to a second upstream download, issue #3 item 5).
-            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-            await fill.finished.catch(() => undefined);
-          }
-        } else {
-          const failure = await fill.finished.then(
-            () => 'unknown',
-            (e: unknown) => (e instanceof Error ? e.message : String(e)),
-          );
-          throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `download of the artifact failed: ${failure}`, {
-            hint: 'The device resumes later and the gateway fetches the artifact again.',
-          });
-        }
-      }
-      return {
-        kind: 'bypass',
-        reason: 'entry changed repeatedly while looking it up',
-        response: undefined,
-        release,
-      };
+      if (ended()) throw exchangeEnded();
+      lookup = await this.#lookup(ref, release);
     } catch (err) {
       release();
       throw err;
     }
+    if (ended()) {
+      release();
+      if (lookup.kind === 'bypass') {
+        if (lookup.response !== undefined) discardBody(lookup.response.body);
+      } else {
+        await lookup.reader.close().catch(() => undefined);
+      }
+      throw exchangeEnded();
+    }
+    return lookup;
+  }
+
+  async #lookup(ref: ArtifactRef, release: () => void): Promise<CacheLookup> {
+    const { key } = ref;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let existing: Awaited<ReturnType<ArtifactStore['openReader']>>;
+      try {
+        existing = await this.store.openReader(key);
+      } catch (err) {
+        if (!isDiskFault(err)) throw err;
+        // The entry cannot be read (EIO, volume gone): serve from storage: a full or failing cache never fails an update.
+        const reason = this.#noteDiskFault(
+          cacheIoError(err, 'opening a cache entry', this.store.location),
+          ref,
+        );
+        return { kind: 'bypass', reason, response: undefined, release };
+      }
+      if (existing !== undefined) return { kind: 'entry', ...existing, release };
+      // From here to the map update there is no await: concurrent misses join one fill.
+      let pending = this.#fills.get(key);
+      if (pending === undefined) {
+        if (this.store.get(key) !== undefined) continue; // a fill committed meanwhile
+        const started = this.#startFill(ref);
+        pending = started.then((r) => ('fill' in r ? r.fill : undefined));
+        // Waiters get a failed start through `pending`; with none, it must not be an unhandled rejection.
+        pending.catch(() => undefined);
+        this.#fills.set(key, pending);
+        let result: StartResult;
+        try {
+          result = await started;
+        } catch (err) {
+          // Storage unreachable (or no room could be made): forget the attempt so the next request retries.
+          this.#fills.delete(key);
+          throw err;
+        }
+        if ('bypass' in result) {
+          this.#fills.delete(key);
+          return { kind: 'bypass', reason: result.bypass, response: result.response, release };
+        }
+        try {
+          return {
+            kind: 'fill',
+            fill: result.fill,
+            reader: await result.fill.openReader(),
+            started: true,
+            release,
+          };
+        } catch (err) {
+          // A small fill can be committed and renamed before its own requester opens it:
+          // once the fill has finished, the next round finds the complete entry.
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          await result.fill.finished.catch(() => undefined);
+          continue;
+        }
+      }
+      const fill = await pending;
+      if (fill === undefined)
+        return { kind: 'bypass', reason: 'the artifact is not being cached', response: undefined, release };
+      if (fill.state !== 'failed') {
+        // Open before checking state again: after the final rename the partial path is gone.
+        try {
+          return { kind: 'fill', fill, reader: await fill.openReader(), started: false, release };
+        } catch (err) {
+          // Renamed into a complete entry under us: wait for the fill to publish it, then retry
+          // (never fall back to a second upstream download: one download per artifact).
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          await fill.finished.catch(() => undefined);
+        }
+      } else {
+        const failure = await fill.finished.then(
+          () => 'unknown',
+          (e: unknown) => (e instanceof Error ? e.message : String(e)),
+        );
+        throw new GatewayError('MGW_UPSTREAM_BAD_RESPONSE', `download of the artifact failed: ${failure}`, {
+          hint: 'The device resumes later and the gateway fetches the artifact again.',
+        });
+      }
+    }
+    return {
+      kind: 'bypass',
+      reason: 'entry changed repeatedly while looking it up',
+      response: undefined,
+      release,
+    };
   }
 
   async #startFill(ref: ArtifactRef): Promise<StartResult> {

@@ -76,6 +76,18 @@ export class Exchange {
 
   #ended = false;
   #takenOver = false;
+  #lifetime: AbortController | undefined;
+
+  /**
+   * Aborts when the exchange ends, whichever way (answered, the device hung up, the connection
+   * was cut). What is held for the exchange (cache pins) is tied to it, so it is released on
+   * every path, also while a handler is still waiting for something.
+   */
+  get lifetime(): AbortSignal {
+    this.#lifetime ??= new AbortController();
+    if (this.#ended) this.#lifetime.abort();
+    return this.#lifetime.signal;
+  }
 
   /** The response closed: the exchange ends, unless a tunnel took the connection over. */
   responseClosed(): void {
@@ -91,6 +103,7 @@ export class Exchange {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#lifetime?.abort();
     this.onEnd(this);
   }
 

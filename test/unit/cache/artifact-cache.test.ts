@@ -219,6 +219,41 @@ describe('ArtifactCache (protocol doc §4.6)', () => {
     });
   });
 
+  describe('pins belong to the exchange', () => {
+    it('releases the pin when the exchange ends while storage has not answered yet', async () => {
+      const s = await setup();
+      const ref = refFor('a');
+      const data = randomBytes(100);
+      let answer: (r: Awaited<ReturnType<OriginFetcher>>) => void = () => undefined;
+      s.fetchOrigin.mockReturnValueOnce(new Promise((resolve) => (answer = resolve)));
+      const exchange = new AbortController();
+      const pending = s.cache.acquire(ref, exchange.signal);
+      await vi.waitFor(() => expect(s.fetchOrigin).toHaveBeenCalledTimes(1));
+      expect(s.pins.isPinned(ref.key)).toBe(true);
+      exchange.abort();
+      expect(s.pins.isPinned(ref.key)).toBe(false);
+      answer(ok(bodyOf(data), data.length));
+      await expect(pending).rejects.toMatchObject({ code: 'MGW_BAD_REQUEST' });
+      // The fill goes on for the next device, and the entry it leaves is not pinned.
+      const entry = expectKind(await s.cache.acquire(ref), 'fill');
+      await entry.fill.finished;
+      entry.release();
+      await entry.reader.close();
+      expect(s.pins.isPinned(ref.key)).toBe(false);
+    });
+
+    it('refuses a lookup for an exchange that already ended, pinning nothing', async () => {
+      const s = await setup();
+      const exchange = new AbortController();
+      exchange.abort();
+      await expect(s.cache.acquire(refFor('a'), exchange.signal)).rejects.toMatchObject({
+        code: 'MGW_BAD_REQUEST',
+      });
+      expect(s.pins.isPinned(refFor('a').key)).toBe(false);
+      expect(s.fetchOrigin).not.toHaveBeenCalled();
+    });
+  });
+
   describe('fill failures: nothing is committed and the next request fetches again', () => {
     it('origin body errors mid-way: readers error, nothing committed', async () => {
       const s = await setup();
