@@ -1,4 +1,5 @@
-import { Command, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
+import { GatewayCommand } from '../cli/gateway-command.js';
 // Direct imports, not core/index.js: the gateway never needs the PKI tooling (@peculiar/x509
 // and its dependencies), and not loading it keeps `serve` smaller (issue #6, M5).
 import { createGateway } from '../core/server/gateway.js';
@@ -7,7 +8,7 @@ import type { LogLevel } from '../core/logger.js';
 import { loadConfig } from '../core/config/load-config.js';
 import { renderError } from '../cli/render-error.js';
 
-export default class Serve extends Command {
+export default class Serve extends GatewayCommand {
   static override summary = 'Run the gateway: relay the Mender device API to the upstream server.';
 
   static override description = `Devices talk to the gateway as if it were the Mender server. Everything under /api/devices/ is relayed to UpstreamServer.URL; GET /api/internal/v1/gateway/alive answers 204; every other path answers 404.

@@ -78,6 +78,8 @@ export const ERROR_CODES = {
   MGW_SETUP_INVALID_INPUT: { exitCode: 2, httpStatus: 400, blame: 'gateway' },
   /** The gateway is shutting down and takes no new tunnels or exchanges. */
   MGW_SHUTTING_DOWN: { exitCode: 1, httpStatus: 503, blame: 'gateway' },
+  /** Wrong command-line usage: unknown command or flag, missing or unexpected argument, bad flag value. */
+  MGW_USAGE: { exitCode: 2, httpStatus: 400, blame: 'gateway' },
   /** Anything we did not anticipate: a bug. */
   MGW_INTERNAL: { exitCode: 70, httpStatus: 500, blame: 'gateway' },
 } as const satisfies Record<string, { exitCode: number; httpStatus: number; blame: ErrorBlame }>;

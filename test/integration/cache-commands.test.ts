@@ -539,8 +539,7 @@ describe('mender-gw cache prune', () => {
       process.exitCode = undefined;
       const json = await runCommand(['cache', 'prune', '--path', cache.dir, '--json'], LOAD);
       expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'MGW_CACHE_INVALID_INPUT' } });
-      // Under --json oclif prints the error document and sets the exit status instead of throwing.
-      expect(process.exitCode).toBe(2);
+      expect(json.error?.oclif?.exit).toBe(2);
     });
 
     it.each([
@@ -560,10 +559,11 @@ describe('mender-gw cache prune', () => {
       [['--all', '--older-than', '1d'], /--older-than=1d cannot also be provided when using --all/],
       [['--config', 'x.conf', '--path', '/tmp'], /cannot also be provided when using/],
       [['--older-than', '1d', '--bogus'], /Nonexistent flag: --bogus/],
-    ])('%j: oclif usage error, exit 2', async (args, pattern) => {
-      const { error } = await runCommand(['cache', 'prune', ...args], LOAD);
+    ])('%j: usage error, exit 2', async (args, pattern) => {
+      const { error, stderr } = await runCommand(['cache', 'prune', ...args], LOAD);
       expect(error?.oclif?.exit).toBe(2);
-      expect(error?.message).toMatch(pattern);
+      expect(stderr).toMatch(/^MGW_USAGE: /);
+      expect(stderr).toMatch(pattern);
     });
   });
 });

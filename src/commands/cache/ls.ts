@@ -1,4 +1,4 @@
-import { Command } from '@oclif/core';
+import { GatewayCommand } from '../../cli/gateway-command.js';
 import { cacheLocationFlags } from '../../cli/cache-location-flags.js';
 import Table from 'cli-table3';
 import { renderError } from '../../cli/render-error.js';
@@ -9,7 +9,7 @@ import type { CacheInspection, CachedArtifact, CacheFill } from '../../core/cach
 import { resolveCacheLocation } from '../../core/cache/cache-location.js';
 import { formatEntryAge } from '../../core/cache/entry-age.js';
 
-export default class CacheLs extends Command {
+export default class CacheLs extends GatewayCommand {
   static override summary =
     'List the artifacts in the gateway cache, with their use and the free space left.';
 

@@ -1,4 +1,5 @@
-import { Command, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
+import { GatewayCommand } from '../../cli/gateway-command.js';
 import { cacheLocationFlags } from '../../cli/cache-location-flags.js';
 import { renderError } from '../../cli/render-error.js';
 import { toGatewayError } from '../../core/errors.js';
@@ -8,7 +9,7 @@ import { parsePruneSelection, pruneCache } from '../../core/cache/cache-prune.js
 import type { PruneReason, PruneResult, PruneSelection } from '../../core/cache/cache-prune.js';
 import { formatEntryAge } from '../../core/cache/entry-age.js';
 
-export default class CachePrune extends Command {
+export default class CachePrune extends GatewayCommand {
   static override summary = 'Remove cached artifacts by age of last access or down to a size limit.';
 
   static override description = `Removes complete entries of the artifact cache chosen by --older-than (last access longer ago than the age), --max-size (least recently accessed first until the cache totals at most the size) or --all; --older-than and --max-size combine. At least one of them is required. Files left by crashes (interrupted downloads of processes that are gone, metadata without bytes and the like) are removed too.

@@ -1,4 +1,5 @@
-import { Command, Errors, Flags } from '@oclif/core';
+import { Errors, Flags } from '@oclif/core';
+import { GatewayCommand } from '../../cli/gateway-command.js';
 import Table from 'cli-table3';
 import { cacheLocationFlags } from '../../cli/cache-location-flags.js';
 import { renderError } from '../../cli/render-error.js';
@@ -8,7 +9,7 @@ import { resolveCacheLocation } from '../../core/cache/cache-location.js';
 import { parseVerifySelection, verifyCache } from '../../core/cache/cache-verify.js';
 import type { VerifiedEntry, VerifyResult, VerifyStatus } from '../../core/cache/cache-verify.js';
 
-export default class CacheVerify extends Command {
+export default class CacheVerify extends GatewayCommand {
   static override summary =
     'Re-hash the cached artifacts against the size and SHA-256 recorded at download; quarantine bad ones.';
 

@@ -1,5 +1,6 @@
 import { relative, isAbsolute } from 'node:path';
-import { Command, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
+import { GatewayCommand } from '../../cli/gateway-command.js';
 import { toGatewayError } from '../../core/errors.js';
 import { applySetup } from '../../core/setup/index.js';
 import type { SetupResult } from '../../core/setup/index.js';
@@ -12,7 +13,7 @@ function shown(path: string, cwd: string): string {
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
-export default class ConfigInit extends Command {
+export default class ConfigInit extends GatewayCommand {
   static override summary =
     'First-run wizard: write a valid mender-gateway.conf (and optionally a CA and server certificate).';
 

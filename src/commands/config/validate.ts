@@ -1,9 +1,10 @@
-import { Command, Errors, Flags } from '@oclif/core';
+import { Errors, Flags } from '@oclif/core';
+import { GatewayCommand } from '../../cli/gateway-command.js';
 import { formatConfigIssue, validateConfig } from '../../core/index.js';
 import type { ConfigValidation } from '../../core/index.js';
 import { renderError } from '../../cli/render-error.js';
 
-export default class ConfigValidate extends Command {
+export default class ConfigValidate extends GatewayCommand {
   static override summary =
     'Check a mender-gateway.conf and its environment overrides without starting the gateway.';
 

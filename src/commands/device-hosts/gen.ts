@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { Command, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
+import { GatewayCommand } from '../../cli/gateway-command.js';
 import { GatewayError, toGatewayError } from '../../core/errors.js';
 import {
   DEFAULT_SERVER_CERTIFICATE_PATH,
@@ -19,7 +20,7 @@ export interface DeviceHostsGenResult extends DeviceHostsPlan {
   written: string[];
 }
 
-export default class DeviceHostsGen extends Command {
+export default class DeviceHostsGen extends GatewayCommand {
   static override summary =
     'Print the hosts entries, dnsmasq records and mender.conf settings devices need to reach the gateway.';
 

@@ -169,21 +169,20 @@ describe('mender-gw cert issue (--json)', () => {
   });
 
   it('an error is a JSON document with code and hint, and the exit status of the code', async () => {
-    const { stdout, result } = await runCommand<IssueResult>(
+    const { stdout, result, error } = await runCommand<IssueResult>(
       ['cert', 'issue', 'ca', '--common-name', 'Again', '--out-dir', out(), '--json'],
       LOAD,
     );
     expect(result).toBeUndefined();
     expect(JSON.parse(stdout)).toEqual({
       error: {
-        name: 'GatewayError',
         code: 'MGW_FILE_EXISTS',
         message: `${join(out(), 'ca.crt')}, ${join(out(), 'ca.key')} already exist; nothing was written`,
         hint: 'Choose another --out-dir or name, remove the files, or pass --force to replace them.',
         details: { existing: [join(out(), 'ca.crt'), join(out(), 'ca.key')] },
       },
     });
-    expect(process.exitCode).toBe(1);
+    expect(error?.oclif?.exit).toBe(1);
   });
 });
 

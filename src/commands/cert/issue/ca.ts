@@ -1,4 +1,5 @@
-import { Command, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
+import { GatewayCommand } from '../../../cli/gateway-command.js';
 import { issueCaFiles } from '../../../core/pki/index.js';
 import type { IssueResult } from '../../../core/pki/index.js';
 import {
@@ -16,7 +17,7 @@ import {
 } from '../../../cli/cert-issue.js';
 import { checkNameAttribute, MAX_COMMON_NAME_LENGTH } from '../../../core/pki/index.js';
 
-export default class CertIssueCa extends Command {
+export default class CertIssueCa extends GatewayCommand {
   static override summary = 'Create a CA: a self-signed root, or an intermediate signed by another CA.';
 
   static override description = `Writes <name>.crt and <name>.key (default ca.crt, ca.key) to --out-dir. The key is PKCS#8 PEM with mode 0600; existing files are never replaced without --force.

@@ -1,4 +1,5 @@
-import { Command, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
+import { GatewayCommand } from '../../../cli/gateway-command.js';
 import { issueDeviceFiles, MAX_DEVICE_BATCH, parseDeviceIdentity } from '../../../core/pki/index.js';
 import type { IssueResult } from '../../../core/pki/index.js';
 import {
@@ -14,7 +15,7 @@ import {
   validateWith,
 } from '../../../cli/cert-issue.js';
 
-export default class CertIssueDevice extends Command {
+export default class CertIssueDevice extends GatewayCommand {
   static override summary =
     'Issue mTLS client certificates for devices, one or a batch, each with its own key.';
 

@@ -1,4 +1,5 @@
-import { Command, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
+import { GatewayCommand } from '../../../cli/gateway-command.js';
 import { buildSubjectAltNames, issueServerFiles, splitHostNames } from '../../../core/pki/index.js';
 import type { IssueResult } from '../../../core/pki/index.js';
 import {
@@ -15,7 +16,7 @@ import {
   validateWith,
 } from '../../../cli/cert-issue.js';
 
-export default class CertIssueServer extends Command {
+export default class CertIssueServer extends GatewayCommand {
   static override summary =
     "Issue the gateway's TLS server certificate for the names and addresses devices use.";
 
