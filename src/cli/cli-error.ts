@@ -37,7 +37,9 @@ function usageMessage(raw: string): string {
     .map((line) => line.trim())
     .filter(
       (line) =>
-        line !== '' && !/^The following errors? occurred:$/.test(line) && !line.startsWith('See more help with'),
+        line !== '' &&
+        !/^The following errors? occurred:$/.test(line) &&
+        !line.startsWith('See more help with'),
     );
   return lines.join('; ').replace(/^Parsing (--\S+); /, 'Parsing $1: ');
 }

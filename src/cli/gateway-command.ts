@@ -7,7 +7,7 @@ import { commandLine, reportCliError } from './cli-error.js';
  * parser context under `--json`).
  */
 export abstract class GatewayCommand extends Command {
-  override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
+  override catch(err: Error & { exitCode?: number }): Promise<unknown> {
     const status = reportCliError(
       err,
       { json: this.jsonEnabled(), command: commandLine(this.id, this.config.bin) },

@@ -9,8 +9,8 @@ import { formatConfigIssue } from '../core/config/index.js';
 export function renderError(err: unknown): { text: string; exitCode: number } {
   const error = toGatewayError(err);
   const lines = [`${error.code}: ${error.message}`];
-  if (error.code === 'MGW_CONFIG_INVALID' && Array.isArray(error.details)) {
-    for (const issue of error.details as ConfigIssue[]) lines.push(`  ${formatConfigIssue(issue)}`);
+  if (isConfigIssueList(error.details)) {
+    for (const issue of error.details) lines.push(`  ${formatConfigIssue(issue)}`);
   }
   if (error.hint !== undefined) lines.push(`hint: ${error.hint}`);
   if (
@@ -22,4 +22,13 @@ export function renderError(err: unknown): { text: string; exitCode: number } {
     lines.push(err.stack);
   }
   return { text: lines.join('\n'), exitCode: error.exitCode };
+}
+
+function isConfigIssueList(details: unknown): details is ConfigIssue[] {
+  return (
+    Array.isArray(details) &&
+    details.every(
+      (d) => typeof d === 'object' && d !== null && 'severity' in d && 'path' in d && 'message' in d,
+    )
+  );
 }

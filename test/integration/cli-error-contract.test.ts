@@ -28,11 +28,19 @@ beforeAll(() => {
 
 const USAGE_ERRORS: [string, string[], RegExp][] = [
   ['an unknown flag', ['config', 'validate', '--bogus'], /Nonexistent flag: --bogus/],
-  ['exclusive flags', ['cache', 'prune', '-p', 'x', '--all', '--older-than', '1d'], /cannot also be provided/],
+  [
+    'exclusive flags',
+    ['cache', 'prune', '-p', 'x', '--all', '--older-than', '1d'],
+    /cannot also be provided/,
+  ],
   ['a bad integer', ['cert', 'issue', 'device', '--days', '0'], /^Parsing --days: Expected an integer/],
   ['a value outside the options', ['device-hosts', 'gen', '--format', 'xml'], /one of: hosts, dnsmasq, json/],
   ['an unknown command', ['cache', 'list'], /^"cache list" is not a mender-gw command$/],
-  ['an argument a command does not take', ['config', 'validate', 'extra-arg'], /takes no argument "extra-arg"/],
+  [
+    'an argument a command does not take',
+    ['config', 'validate', 'extra-arg'],
+    /takes no argument "extra-arg"/,
+  ],
 ];
 
 describe('usage errors', () => {
@@ -75,7 +83,11 @@ describe('errors of the commands themselves', () => {
   });
 
   it('never show a stack trace or oclif internals', () => {
-    for (const args of [['cert', 'issue', 'ca', '--json'], ['cert', 'issue', 'ca'], ['serve', '--nope']]) {
+    for (const args of [
+      ['cert', 'issue', 'ca', '--json'],
+      ['cert', 'issue', 'ca'],
+      ['serve', '--nope'],
+    ]) {
       const out = cli(args);
       expect(out.stdout + out.stderr).not.toMatch(/\n\s+at |"oclif"|"pjson"|›/);
     }

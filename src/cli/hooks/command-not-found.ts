@@ -14,9 +14,7 @@ const hook: Hook<'command_not_found'> = function ({ id, config }) {
   const spaced = (commandId: string): string => commandId.replaceAll(':', ' ');
   const ids = config.commands.filter((c) => !c.hidden).map((c) => c.id);
   // oclif joins words after a command without arguments into the id: `config:validate:extra`.
-  const owner = ids
-    .filter((known) => id.startsWith(`${known}:`))
-    .sort((a, b) => b.length - a.length)[0];
+  const owner = ids.filter((known) => id.startsWith(`${known}:`)).sort((a, b) => b.length - a.length)[0];
   let error: GatewayError;
   if (owner !== undefined) {
     const extra = id.slice(owner.length + 1).split(':');

@@ -8,16 +8,19 @@ export default class ConfigValidate extends GatewayCommand {
   static override summary =
     'Check a mender-gateway.conf and its environment overrides without starting the gateway.';
 
-  static override description = `Runs exactly the checks "serve" runs at start-up: JSON syntax (with line:column), key names and types, environment overrides, values (URLs, host:port, Go durations, TLS versions), rules between keys, and that referenced certificates, keys and CA bundles are readable.
+  static override description = `Runs every check "serve" runs at start-up except opening the ports: JSON syntax (with line:column), key names and types, environment overrides (and warnings for misspelt gateway variables such as HTTPS_LISTN), values (URLs, host:port, Go durations, TLS versions), rules between keys, and the files: the server certificate and key parse and belong together, CA bundles hold certificates, the mTLS CA is a CA, the blacklist parses, and the cache directory is usable.
 
-Warnings (unknown keys, insecure settings) go to stderr and do not fail the check. Exit status: 0 when valid, 1 when not. With --json the verdict is printed on stdout as {valid, file, errors, warnings} in both cases, for CI.
+--offline-files skips every file check, for CI where the files exist only on the target machine.
+
+Warnings (unknown keys and variables, insecure settings) go to stderr and do not fail the check unless --strict is given. Exit status: 0 when valid, 1 when not. With --json the verdict is printed on stdout as {valid, file, errors, warnings} in both cases, for CI.
 
 Without --config, /etc/mender/mender-gateway.conf is read if it exists, else the environment alone.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --config ./mender-gateway.conf',
-    'UPSTREAM_SERVER_URL=https://hosted.mender.io HTTPS_ENABLED=false HTTP_ENABLED=true <%= config.bin %> <%= command.id %> --json',
+    '<%= config.bin %> <%= command.id %> --config site.conf --offline-files --strict',
+    '$ UPSTREAM_SERVER_URL=https://hosted.mender.io HTTPS_ENABLED=false HTTP_ENABLED=true <%= config.bin %> <%= command.id %> --json',
   ];
 
   static override enableJsonFlag = true;
@@ -26,14 +29,20 @@ Without --config, /etc/mender/mender-gateway.conf is read if it exists, else the
     config: Flags.string({
       char: 'c',
       summary: 'Path of the mender-gateway.conf JSON file (default /etc/mender/mender-gateway.conf).',
+      helpValue: 'FILE',
     }),
+    'offline-files': Flags.boolean({
+      summary: 'Skip the checks of the files the configuration names (they exist only on the target).',
+      default: false,
+    }),
+    strict: Flags.boolean({ summary: 'Fail (exit 1) on warnings too.', default: false }),
   };
 
   async run(): Promise<ConfigValidation> {
     const { flags } = await this.parse(ConfigValidate);
     let result: ConfigValidation;
     try {
-      result = await validateConfig({ path: flags.config });
+      result = await validateConfig({ path: flags.config, checkFiles: !flags['offline-files'] });
     } catch (err) {
       // Not a config problem (those are in the result) but a bug: oclif's JSON error under --json.
       if (this.jsonEnabled()) throw err;
@@ -45,9 +54,19 @@ Without --config, /etc/mender/mender-gateway.conf is read if it exists, else the
     // log/logToStderr print nothing under --json; the returned result is the output.
     for (const warning of result.warnings) this.logToStderr(formatConfigIssue(warning));
     const where = result.file ?? '(environment only)';
-    if (result.valid) {
-      this.log(`configuration is valid: ${where}`);
+    const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+    const warnings = result.warnings.length;
+    if (result.valid && (warnings === 0 || !flags.strict)) {
+      const skipped = flags['offline-files'] ? ', files not checked' : '';
+      this.log(`configuration is valid: ${where} (${plural(warnings, 'warning')}${skipped})`);
       return result;
+    }
+    if (result.valid) {
+      // --strict: the same document, judged invalid because of its warnings.
+      result = { ...result, valid: false };
+      this.logToStderr(`configuration is invalid under --strict: ${where} (${plural(warnings, 'warning')})`);
+      if (this.jsonEnabled()) this.logJson(result);
+      this.exit(1);
     }
     for (const error of result.errors) this.logToStderr(formatConfigIssue(error));
     const count = result.errors.length;

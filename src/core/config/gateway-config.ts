@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors.js';
 /**
  * The normalised configuration every part of the gateway reads.
  *
@@ -114,6 +115,10 @@ export interface ConfigIssue {
   severity: 'error' | 'warning';
   message: string;
   hint: string;
+  /** The start-up check that found it (`STARTUP_CHECKS` in startup-checks.ts), if one did. */
+  check?: string;
+  /** The error code `serve` exits with for it when it is the only kind of error; `MGW_CONFIG_INVALID` otherwise. */
+  code?: ErrorCode;
 }
 
 export interface LoadedConfig {

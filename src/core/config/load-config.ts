@@ -10,6 +10,8 @@ import { rawConfigSchema, validateRawConfig } from './config-schema.js';
 import { applyEnvOverrides } from './env-overrides.js';
 import { parseJsonWithLocation } from './json-location.js';
 import { checkKeys } from './unknown-keys.js';
+import { runStartupChecks } from './startup-checks.js';
+import { checkEnvTypos } from './env-typos.js';
 
 export { DEFAULT_CONFIG_PATH } from './config-defaults.js';
 
@@ -22,7 +24,11 @@ export interface LoadConfigOptions {
   path?: string | undefined;
   /** Environment to read overrides from; defaults to `process.env`. */
   env?: NodeJS.ProcessEnv | undefined;
-  /** Check that referenced certificates, keys, CA bundles and the blacklist are readable (default true). */
+  /**
+   * Check the files the configuration names (default true): that they are readable, and the
+   * start-up checks of `serve` (certificates parse, key matches, CAs are CAs, the cache
+   * directory is usable; see startup-checks.ts).
+   */
   checkFiles?: boolean | undefined;
   /** Base for relative paths from env vars and for a relative `path`; defaults to `process.cwd()`. */
   cwd?: string | undefined;
@@ -101,7 +107,7 @@ export async function evaluateConfig(options: LoadConfigOptions = {}): Promise<C
   const fileJson = keys.value as Record<string, unknown>;
 
   const overlay = applyEnvOverrides(fileJson, env);
-  issues.push(...overlay.issues);
+  issues.push(...overlay.issues, ...checkEnvTypos(env));
   const sources = new ConfigSources(file?.path, fileJson, overlay.envByPath);
 
   const validation = validateRawConfig(overlay.raw, sources);
@@ -112,7 +118,10 @@ export async function evaluateConfig(options: LoadConfigOptions = {}): Promise<C
 
   const { draft, issues: buildIssues } = buildGatewayConfig(validation.data, sources, cwd);
   issues.push(...buildIssues, ...checkConfig(draft, sources));
-  if (options.checkFiles ?? true) issues.push(...(await checkConfigFiles(draft, sources, overlay.raw)));
+  if (options.checkFiles ?? true) {
+    issues.push(...(await checkConfigFiles(draft, sources, overlay.raw)));
+    issues.push(...(await runStartupChecks(draft, sources, issues)));
+  }
 
   return done(issues.some((issue) => issue.severity === 'error') ? undefined : finalise(draft));
 }
@@ -186,7 +195,13 @@ function invalid(file: string | undefined, issues: ConfigIssue[]): GatewayError 
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
   const counts =
     warnings === 0 ? plural(errors, 'error') : `${plural(errors, 'error')}, ${plural(warnings, 'warning')}`;
-  return new GatewayError('MGW_CONFIG_INVALID', `invalid configuration ${where}: ${counts}`, {
+  // A configuration whose only errors are, say, TLS material exits with MGW_TLS_MATERIAL, the
+  // code operators look up in docs/operator-guide.md (Troubleshooting).
+  const codes = new Set(
+    issues.filter((i) => i.severity === 'error').map((i) => i.code ?? 'MGW_CONFIG_INVALID'),
+  );
+  const code = codes.size === 1 ? ([...codes][0] ?? 'MGW_CONFIG_INVALID') : 'MGW_CONFIG_INVALID';
+  return new GatewayError(code, `invalid configuration ${where}: ${counts}`, {
     hint: INVALID_HINT,
     details: issues,
   });

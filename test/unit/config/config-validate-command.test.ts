@@ -44,7 +44,7 @@ describe('mender-gw config validate', () => {
   it('valid: message on stdout, warnings on stderr, exit 0', async () => {
     const { error, stdout, stderr } = await runCommand(['config', 'validate', '--config', QUICKSTART], LOAD);
     expect(error).toBeUndefined();
-    expect(stdout).toBe(`configuration is valid: ${QUICKSTART}\n`);
+    expect(stdout).toBe(`configuration is valid: ${QUICKSTART} (1 warning)\n`);
     expect(stderr).toMatch(
       /^warning \$\.Features\.ArtifactsProxy\.ArtifactsCache\.SignatureSecret \(defaults\): /m,
     );

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_CONFIG_PATH, loadConfig } from '../../../src/core/config/index.js';
+import { createTlsFileContents } from '../../support/tls-file-contents.js';
+import type { TlsFileContents } from '../../support/tls-file-contents.js';
 
 /**
  * Mender's documented example configurations (docs/examples/README.md says where each one
@@ -28,11 +30,14 @@ const FRAGMENT_ENV: Readonly<Record<string, NodeJS.ProcessEnv>> = {
 const FILE_KEYS = /"(ServerCertificate|ServerKey|CACertificate|BlacklistPath)":\s*"(\/[^"]+)"/g;
 
 let sandbox: string;
+let tls: TlsFileContents;
 beforeAll(async () => {
   sandbox = await mkdtemp(join(tmpdir(), 'mgw-examples-'));
+  tls = await createTlsFileContents();
 });
 afterAll(async () => {
   await rm(sandbox, { recursive: true, force: true });
+  await tls.cleanup();
 });
 
 /**
@@ -41,15 +46,20 @@ afterAll(async () => {
  */
 async function sandboxed(name: string): Promise<string> {
   let text = await readFile(join(EXAMPLES, name), 'utf8');
-  for (const [, , absolute] of text.matchAll(FILE_KEYS)) {
-    if (absolute === undefined) continue;
+  for (const [, key, absolute] of text.matchAll(FILE_KEYS)) {
+    if (absolute === undefined || key === undefined) continue;
     const moved = join(sandbox, absolute);
     await mkdir(dirname(moved), { recursive: true });
-    await writeFile(moved, 'placeholder\n');
+    await writeFile(moved, tls.forKey(key));
   }
   text = text.replace(
     FILE_KEYS,
     (_match, key: string, absolute: string) => `"${key}": "${join(sandbox, absolute)}"`,
+  );
+  // The cache directory too: serve (and so the checks) must be able to create it.
+  text = text.replace(
+    /"Path":\s*"(\/[^"]+)"/g,
+    (_match, absolute: string) => `"Path": "${join(sandbox, absolute)}"`,
   );
   const copy = join(sandbox, name);
   await writeFile(copy, text);
@@ -84,7 +94,7 @@ describe('documented example configurations load unchanged', () => {
     expect(config.artifactsProxy).toMatchObject({
       enabled: true,
       domainWhitelist: ['s3.amazonaws.com', 's3.my-min.io'],
-      cache: { enabled: true, path: '/var/cache/mender-gateway', linkExpireMs: 1_800_000 },
+      cache: { enabled: true, path: join(sandbox, '/var/cache/mender-gateway'), linkExpireMs: 1_800_000 },
     });
     expect(config.artifactsProxy.cache.signatureSecret?.length).toBe(24);
     expect(config.mtls).toMatchObject({
@@ -142,8 +152,9 @@ describe.skipIf(
     MTLS_CA_CERTIFICATE: join(sandbox, 'ca.crt'),
   });
   beforeAll(async () => {
-    for (const f of ['server.crt', 'server.key', 'ca.crt'])
-      await writeFile(join(sandbox, f), 'placeholder\n');
+    await writeFile(join(sandbox, 'server.crt'), tls.serverCertificate);
+    await writeFile(join(sandbox, 'server.key'), tls.serverKey);
+    await writeFile(join(sandbox, 'ca.crt'), tls.caCertificate);
   });
 
   it('mTLS evaluation with docker run -e … (MTLS-DOCS evaluation page)', async () => {

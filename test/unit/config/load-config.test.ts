@@ -13,6 +13,8 @@ import {
   type ConfigIssue,
   type LoadConfigOptions,
 } from '../../../src/core/config/index.js';
+import { createTlsFileContents } from '../../support/tls-file-contents.js';
+import type { TlsFileContents } from '../../support/tls-file-contents.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/configs/', import.meta.url));
 const fixture = (name: string): string => join(FIXTURES, name);
@@ -36,6 +38,7 @@ const errorsOf = async (options: LoadConfigOptions): Promise<ConfigIssue[]> =>
   (await issuesOf(options)).filter((i) => i.severity === 'error');
 
 let dir: string;
+let tls: TlsFileContents;
 /** Write a config into the temp folder and return its path. */
 async function conf(name: string, json: unknown): Promise<string> {
   const path = join(dir, name);
@@ -52,11 +55,15 @@ const HTTP_ONLY = {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mgw-config-'));
   await mkdir(join(dir, 'certs'));
-  for (const f of ['server.crt', 'server.key', 'ca.crt', 'blacklist.txt'])
-    await writeFile(join(dir, 'certs', f), 'x\n');
+  tls = await createTlsFileContents();
+  await writeFile(join(dir, 'certs', 'server.crt'), tls.serverCertificate);
+  await writeFile(join(dir, 'certs', 'server.key'), tls.serverKey);
+  await writeFile(join(dir, 'certs', 'ca.crt'), tls.caCertificate);
+  await writeFile(join(dir, 'certs', 'blacklist.txt'), tls.forKey('BlacklistPath'));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
+  await tls.cleanup();
 });
 
 describe('loadConfig: one test per error class', () => {
