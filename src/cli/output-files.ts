@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { errnoCode, fileWriteError } from '../core/file-errors.js';
-import { link, lstat, open, rename, unlink } from 'node:fs/promises';
+import { link, open, rename, unlink } from 'node:fs/promises';
+import { checkOutputTarget } from '../core/output-target.js';
 import { basename, dirname, join } from 'node:path';
 import { GatewayError } from '../core/errors.js';
 
@@ -28,24 +29,7 @@ const writeError = (path: string, err: unknown): GatewayError =>
   );
 
 async function checkTarget(output: TextOutput, force: boolean): Promise<void> {
-  let stats;
-  try {
-    stats = await lstat(output.path);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return;
-    throw writeError(output.path, err);
-  }
-  if (stats.isDirectory()) {
-    throw new GatewayError('MGW_FILE_EXISTS', `${output.flag} ${output.path} is a directory`, {
-      hint: `Give ${output.flag} a file name.`,
-    });
-  }
-  if (!force) {
-    throw new GatewayError('MGW_FILE_EXISTS', `${output.path} already exists; nothing was written`, {
-      hint: `Pass --force to replace it, or choose another ${output.flag}.`,
-      details: { existing: [output.path] },
-    });
-  }
+  await checkOutputTarget(output.path, { force, flag: output.flag });
 }
 
 export async function writeTextOutputs(

@@ -14,6 +14,7 @@ import type { DeviceHostsFormat, DeviceHostsPlan } from '../../core/provisioning
 import { writeTextOutputs } from '../../cli/output-files.js';
 import type { TextOutput } from '../../cli/output-files.js';
 import { renderError } from '../../cli/render-error.js';
+import { isStdoutTarget } from '../../core/output-target.js';
 
 export interface DeviceHostsGenResult extends DeviceHostsPlan {
   /** Files written (absolute paths); empty when everything went to stdout. */
@@ -64,7 +65,7 @@ Nothing is written when any input is invalid. Existing files are replaced only w
     }),
     out: Flags.string({
       char: 'o',
-      summary: 'Write the output to FILE instead of stdout.',
+      summary: 'Write the output to FILE instead of stdout ("-": stdout).',
       helpValue: 'FILE',
     }),
     'mender-conf': Flags.string({
@@ -87,9 +88,14 @@ Nothing is written when any input is invalid. Existing files are replaced only w
   async run(): Promise<DeviceHostsGenResult> {
     const { flags } = await this.parse(DeviceHostsGen);
     const format = flags.format as DeviceHostsFormat;
+    // "-" and /dev/stdout are standard output (written, never replaced as a file).
+    const out = flags.out === undefined || isStdoutTarget(flags.out) ? undefined : flags.out;
     try {
-      const menderConfTarget = flags['mender-conf'];
-      if (menderConfTarget === '-' && flags.out === undefined) {
+      const menderConfTarget =
+        flags['mender-conf'] !== undefined && isStdoutTarget(flags['mender-conf'])
+          ? '-'
+          : flags['mender-conf'];
+      if (menderConfTarget === '-' && out === undefined) {
         throw new GatewayError(
           'MGW_PROVISIONING_INVALID_INPUT',
           '--mender-conf - and the main output both go to stdout',
@@ -98,11 +104,7 @@ Nothing is written when any input is invalid. Existing files are replaced only w
           },
         );
       }
-      if (
-        flags.out !== undefined &&
-        menderConfTarget !== undefined &&
-        resolve(flags.out) === resolve(menderConfTarget)
-      ) {
+      if (out !== undefined && menderConfTarget !== undefined && resolve(out) === resolve(menderConfTarget)) {
         throw new GatewayError(
           'MGW_PROVISIONING_INVALID_INPUT',
           '--out and --mender-conf name the same file',
@@ -125,14 +127,14 @@ Nothing is written when any input is invalid. Existing files are replaced only w
       const fragment = renderMenderConf(plan.menderConf);
 
       const files: TextOutput[] = [];
-      if (flags.out !== undefined) files.push({ path: resolve(flags.out), contents: text, flag: '--out' });
+      if (out !== undefined) files.push({ path: resolve(out), contents: text, flag: '--out' });
       if (menderConfTarget !== undefined && menderConfTarget !== '-') {
         files.push({ path: resolve(menderConfTarget), contents: fragment, flag: '--mender-conf' });
       }
       await writeTextOutputs(files, { force: flags.force });
 
       for (const warning of plan.warnings) this.logToStderr(`warning: ${warning}`);
-      if (flags.out === undefined) this.log(text.replace(/\n$/, ''));
+      if (out === undefined) this.log(text.replace(/\n$/, ''));
       if (menderConfTarget === '-') this.log(fragment.replace(/\n$/, ''));
       for (const file of files) this.logToStderr(`wrote ${file.path}`);
       return { ...plan, written: files.map((f) => f.path) };

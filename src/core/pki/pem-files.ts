@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { errnoCode, fileWriteError } from '../file-errors.js';
-import { lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { checkOutputTarget } from '../output-target.js';
 import { basename, dirname, join } from 'node:path';
 import { GatewayError } from '../errors.js';
 
@@ -54,18 +55,8 @@ export async function checkOutputTargets(paths: readonly string[], options: Writ
   }
   const existing: string[] = [];
   for (const path of paths) {
-    try {
-      const stats = await lstat(path);
-      if (stats.isDirectory()) {
-        throw new GatewayError('MGW_FILE_EXISTS', `${path} is a directory`, {
-          hint: 'Choose another --out-dir or name.',
-        });
-      }
-      existing.push(path);
-    } catch (err) {
-      if (err instanceof GatewayError) throw err;
-      if (errnoCode(err) !== 'ENOENT') throw writeError(path, err);
-    }
+    // Regular files only, whatever `force` says (output-target.ts); existence is judged below.
+    if (await checkOutputTarget(path, { force: true, flag: '--out-dir' })) existing.push(path);
   }
   if (existing.length > 0 && !options.force) throw existsError(existing);
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { errnoCode, fileWriteError } from '../file-errors.js';
-import { link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { checkOutputTarget } from '../output-target.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { formatConfigIssue, validateConfig } from '../config/index.js';
 import type { ConfigIssue } from '../config/index.js';
@@ -39,23 +40,7 @@ const writeError = (path: string, err: unknown): GatewayError =>
   fileWriteError(path, err, 'Check that the directory is writable and has free space.');
 
 async function checkConfigTarget(path: string, force: boolean): Promise<void> {
-  try {
-    const stats = await lstat(path);
-    if (stats.isDirectory()) {
-      throw new GatewayError('MGW_FILE_EXISTS', `${path} is a directory`, {
-        hint: 'Give --out a file name.',
-      });
-    }
-    if (!force) {
-      throw new GatewayError('MGW_FILE_EXISTS', `${path} already exists; nothing was written`, {
-        hint: 'Pass --force to replace it, or choose another --out.',
-        details: { existing: [path] },
-      });
-    }
-  } catch (err) {
-    if (err instanceof GatewayError) throw err;
-    if (errnoCode(err) !== 'ENOENT') throw writeError(path, err);
-  }
+  await checkOutputTarget(path, { force, flag: '--out' });
 }
 
 function caCommonName(gatewayName: string): string {

@@ -96,14 +96,16 @@ describe('writeOutputFiles', () => {
     expect(await readdir(dir)).toEqual(['ca.crt', 'ca.key']);
   });
 
-  it('with force, replaces a symlink itself rather than its target', async () => {
+  it('with force, refuses a symlink and leaves it and its target alone', async () => {
     const dir = await freshDir();
     const victim = join(dir, 'victim.txt');
     await writeFile(victim, 'victim\n');
     await symlink(victim, join(dir, 'ca.key'));
-    await writeOutputFiles(pair(dir, 'ca'), { force: true });
+    await expect(writeOutputFiles(pair(dir, 'ca'), { force: true })).rejects.toThrow(
+      /ca\.key is a symbolic link, not a regular file/,
+    );
     expect(await readFile(victim, 'utf8')).toBe('victim\n');
-    expect((await lstat(join(dir, 'ca.key'))).isSymbolicLink()).toBe(false);
+    expect((await lstat(join(dir, 'ca.key'))).isSymbolicLink()).toBe(true);
   });
 
   it('refuses a directory in the way even with force', async () => {
