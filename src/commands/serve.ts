@@ -17,7 +17,7 @@ Logs are JSON lines on stdout. SIGTERM or SIGINT stops accepting connections, le
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --config /etc/mender/mender-gateway.conf',
-    'UPSTREAM_SERVER_URL=https://hosted.mender.io <%= config.bin %> <%= command.id %> --log-level debug',
+    '$ UPSTREAM_SERVER_URL=https://hosted.mender.io <%= config.bin %> <%= command.id %> --log-level debug',
   ];
 
   static override flags = {

@@ -10,7 +10,10 @@ export interface VersionResult {
 export default class Version extends GatewayCommand {
   static override summary = 'Print the mender-gw version (also --version and -v).';
 
-  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --json',
+  ];
 
   static override enableJsonFlag = true;
 

@@ -26,7 +26,7 @@ The file is checked with the same code as "config validate" before it is written
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --no-prompt --upstream-url https://hosted.mender.io --gateway-name gateway.site.example --gateway-ip 10.0.0.1 --create-certs --out /etc/mender/mender-gateway.conf',
-    'MTLS_MENDER_PASSWORD=… <%= config.bin %> <%= command.id %> --no-prompt --upstream-url https://mender.example.com --gateway-name gw.site.example --server-cert server.crt --server-key server.key --mtls --mtls-ca devices-ca.crt --mender-username gateway@example.com --no-enable-cache',
+    '$ MTLS_MENDER_PASSWORD=… <%= config.bin %> <%= command.id %> --no-prompt --upstream-url https://mender.example.com --gateway-name gw.site.example --server-cert server.crt --server-key server.key --mtls --mtls-ca devices-ca.crt --mender-username gateway@example.com --no-enable-cache',
   ];
 
   static override enableJsonFlag = true;
