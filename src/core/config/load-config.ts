@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { GatewayError } from '../errors.js';
 import type { ConfigIssue, GatewayConfig, LoadedConfig } from './gateway-config.js';
@@ -48,7 +48,16 @@ const INVALID_HINT =
  */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const evaluation = await evaluateConfig(options);
-  if (evaluation.config === undefined) throw invalid(evaluation.file, evaluation.issues);
+  if (evaluation.config === undefined) {
+    const error = invalid(evaluation.file, evaluation.issues);
+    const nearby =
+      evaluation.file === undefined ? await nearbyConfig(options.cwd ?? process.cwd()) : undefined;
+    if (nearby === undefined) throw error;
+    throw new GatewayError(error.code, error.message, {
+      details: error.details,
+      hint: `no --config was given and ${DEFAULT_CONFIG_PATH} does not exist, so only the environment was read; ${nearby} exists: pass --config ${nearby}`,
+    });
+  }
   return { config: evaluation.config, warnings: evaluation.issues };
 }
 
@@ -186,6 +195,12 @@ function parseConfigJson(text: string, path: string): unknown {
       details: { file: path, line: parsed.line, column: parsed.column, reason: parsed.reason },
     },
   );
+}
+
+/** A configuration `config init` may have written in the working directory, when the default path is missing. */
+async function nearbyConfig(cwd: string): Promise<string | undefined> {
+  const candidate = resolve(cwd, 'mender-gateway.conf');
+  return (await stat(candidate).catch(() => undefined))?.isFile() === true ? candidate : undefined;
 }
 
 function invalid(file: string | undefined, issues: ConfigIssue[]): GatewayError {
