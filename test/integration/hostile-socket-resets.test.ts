@@ -156,6 +156,30 @@ describe('resets after a refused upgrade or CONNECT never stop serve', () => {
     }
   });
 
+  describe('an Upgrade pipelined behind a request still being answered', () => {
+    let serve: ServeProcess;
+    beforeAll(async () => {
+      serve = await serveWith('pipelined', {});
+    });
+    afterAll(async () => {
+      await serve.stop();
+    });
+
+    // Node emits 'upgrade' while the earlier request's response still owns the socket; binding a
+    // second response to it threw ERR_HTTP_SOCKET_ASSIGNED out of the event handler.
+    const PIPELINED: Path = {
+      name: 'a device request followed at once by an Upgrade on the same connection',
+      request:
+        'GET /api/devices/v1/deviceconfig/configuration HTTP/1.1\r\nHost: gw\r\n\r\n' +
+        UPGRADE_OUTSIDE_DEVICE_API.request,
+    };
+    it(`HTTP and HTTPS: ${String(ATTEMPTS)} times ${PIPELINED.name}`, async () => {
+      await hammer(serve.urls.http!, PIPELINED);
+      await hammer(serve.urls.https!, PIPELINED, { ca: pki.ca.certPem });
+      await expectAlive(serve, serve.urls.http!);
+    });
+  });
+
   describe('mTLS on: the device API upgrade is refused on HTTP', () => {
     let serve: ServeProcess;
     beforeAll(async () => {

@@ -24,6 +24,12 @@ export function guardDetachedSocket(
       logger.debug({ listener, code: err.code, reason: err.message }, 'detached device socket failed');
       socket.destroy();
     });
-    handler(req, socket, head);
+    try {
+      handler(req, socket, head);
+    } catch (err) {
+      // A bug in a handler must cost this connection, never the process.
+      logger.error({ listener, err }, 'upgrade handler failed: connection closed');
+      socket.destroy();
+    }
   };
 }

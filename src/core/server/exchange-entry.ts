@@ -54,6 +54,16 @@ export function createUpgradeHandler(options: EntryOptions, listener: ListenerKi
       socket.destroy();
       return;
     }
+    // An Upgrade pipelined behind a request whose answer is still under way: that answer owns the
+    // socket, and the upgrade can never be answered in order. No client does this; close it.
+    if ((socket as Socket & { _httpMessage?: unknown })._httpMessage != null) {
+      options.logger.debug(
+        { listener, path: req.url?.split('?')[0] },
+        'upgrade pipelined behind an unanswered request: connection closed',
+      );
+      socket.destroy();
+      return;
+    }
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket);
