@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { ConnectionOptions } from 'node:tls';
 import { request } from 'undici';
-import { startServeProcess } from '../support/serve-process.js';
+import { REPO_ROOT, startServeProcess } from '../support/serve-process.js';
 import type { ServeProcess } from '../support/serve-process.js';
 import { createTestPki } from '../support/test-pki.js';
 import type { CertPair, TestPki } from '../support/test-pki.js';
@@ -154,6 +154,46 @@ describe('resets after a refused upgrade or CONNECT never stop serve', () => {
         await expectAlive(serve, serve.urls.https!, tls);
       });
     }
+  });
+
+  describe('the quickstart config, as a new user runs it', () => {
+    let serve: ServeProcess;
+    beforeAll(async () => {
+      // docs/examples/quickstart.conf as shipped, but on a free port, in front of a loopback
+      // upstream, with its cache in a temp folder.
+      const quickstart = JSON.parse(
+        await readFile(join(REPO_ROOT, 'docs/examples/quickstart.conf'), 'utf8'),
+      ) as Record<string, Record<string, unknown>>;
+      const file = join(dir, 'quickstart.conf');
+      const features = quickstart.Features as { ArtifactsProxy: { ArtifactsCache: { Path: string } } };
+      features.ArtifactsProxy.ArtifactsCache.Path = join(dir, 'quickstart-cache');
+      await writeFile(
+        file,
+        JSON.stringify({
+          ...quickstart,
+          $schema: undefined,
+          HTTP: { ...quickstart.HTTP, Listen: '127.0.0.1:0' },
+          UpstreamServer: { URL: deadUpstream.url },
+        }),
+      );
+      serve = await startServeProcess(file);
+    });
+    afterAll(async () => {
+      await serve.stop();
+    });
+
+    it('1,000 resets after a refused upgrade and 1,000 after a CONNECT leave it alive and answering', async () => {
+      for (let i = 0; i < 1000; i++)
+        await sendAndReset(
+          serve.urls.http!,
+          UPGRADE_OUTSIDE_DEVICE_API.request,
+          i % 2 === 0 ? 'at-once' : 'on-answer',
+        );
+      await expectAlive(serve, serve.urls.http!);
+      for (let i = 0; i < 1000; i++)
+        await sendAndReset(serve.urls.http!, CONNECT.request, i % 2 === 0 ? 'at-once' : 'on-answer');
+      await expectAlive(serve, serve.urls.http!);
+    });
   });
 
   describe('an Upgrade pipelined behind a request still being answered', () => {
