@@ -54,4 +54,21 @@ describe('Upgrade headers never skip the interceptors', () => {
     expect(JSON.parse(answer.body)).toMatchObject({ error: `${path} cannot be upgraded` });
     await s.gw.logs.waitFor((l) => l.msg === 'request' && l.path === path && l.status === 400);
   });
+
+  for (const [method, upgrade, status] of [
+    ['HEAD', 'websocket', 405],
+    ['POST', 'websocket', 405],
+    ['GET', 'h2c', 400],
+  ] as const) {
+    it(`${method} with Upgrade: ${upgrade} on the WebSocket endpoint is the device's ${String(status)}, never a question for upstream`, async () => {
+      const before = s.upstream.state.requests.length;
+      const answer = await rawExchange(
+        s.gw.url,
+        `${method} /api/devices/v1/deviceconnect/connect HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${device.jwt ?? ''}\r\n` +
+          `Connection: Upgrade\r\nUpgrade: ${upgrade}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+      );
+      expect(answer.status).toBe(status);
+      expect(s.upstream.state.requests.length).toBe(before);
+    });
+  }
 });

@@ -41,6 +41,25 @@ export function tunnelInterceptor(options: TunnelOptions): Interceptor {
         );
         return Promise.resolve();
       }
+      // A WebSocket opening handshake is a GET asking for `Upgrade: websocket` (RFC 6455 §4.1).
+      // Anything else is the device's mistake, refused here, never a question for upstream.
+      if (exchange.req.method !== 'GET') {
+        exchange.res.setHeader('allow', 'GET');
+        exchange.fail(
+          new GatewayError('MGW_METHOD_NOT_ALLOWED', `${exchange.req.method ?? ''} cannot open a WebSocket`, {
+            hint: 'A WebSocket handshake is a GET request.',
+          }),
+        );
+        return Promise.resolve();
+      }
+      if (!/(^|,)\s*websocket\s*(,|$)/i.test(exchange.req.headers.upgrade ?? '')) {
+        exchange.fail(
+          new GatewayError('MGW_BAD_REQUEST', `${exchange.path} upgrades to WebSocket only`, {
+            hint: 'Send Upgrade: websocket.',
+          }),
+        );
+        return Promise.resolve();
+      }
       // From here the bytes on this connection are the tunnel's, not an HTTP response's.
       exchange.takeOver();
       exchange.res.detachSocket(upgrade.socket);
