@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncomingHttpHeaders } from 'node:http';
+import { connect as netConnect } from 'node:net';
 import { request } from 'undici';
 import { startLoopbackServer } from '../support/loopback-server.js';
 import type { LoopbackServer } from '../support/loopback-server.js';
@@ -111,5 +112,33 @@ describe('device headers that are not relayed as sent', () => {
       'x-forwarded-port',
     ])
       expect(call?.headers[name], name).toBeUndefined();
+  });
+
+  it('a device that resets in the middle of a relayed body is never counted as an upstream failure', async () => {
+    const errorsBefore = await upstreamErrorCount();
+    const { port } = new URL(gw.url);
+    for (let i = 0; i < 100; i++) {
+      await new Promise<void>((resolve) => {
+        const socket = netConnect(Number(port), '127.0.0.1', () => {
+          socket.write(
+            'PUT /api/devices/v1/deployments/device/deployments/d2/log HTTP/1.1\r\nHost: gw\r\n' +
+              'Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"messages":[',
+          );
+          // Reset once the gateway had time to start the upstream request, or at once.
+          if (i % 2 === 0) setImmediate(() => socket.resetAndDestroy());
+          else setTimeout(() => socket.resetAndDestroy(), i % 10);
+        });
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve());
+      });
+    }
+    // Every upstream request of those has ended one way or another before we look.
+    await expect
+      .poll(() => gw.gateway.metrics.registry.getSingleMetricAsString('mender_gateway_http_requests_total'))
+      .toContain('code=');
+    const ready = await request(`${gw.url}/api/internal/v1/gateway/ready`);
+    const report = (await ready.body.json()) as { upstream: { lastError: string | undefined } };
+    expect(report.upstream.lastError).toBeUndefined();
+    expect(await upstreamErrorCount()).toBe(errorsBefore);
   });
 });
