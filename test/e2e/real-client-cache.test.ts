@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +14,9 @@ import {
   CLIENT_LOG,
   DEFAULT_DEVICE_TYPE,
   describeWithRealClient,
+  installedPayloadMatches,
   startMenderDevice,
+  waitForDeploymentResult,
 } from '../support/mender-device/index.js';
 import type { MenderDevice } from '../support/mender-device/index.js';
 
@@ -58,14 +60,9 @@ describeWithRealClient('real Mender clients updating through the artifact cache 
     deploymentId: string,
     payload: Buffer,
     payloadName: string,
-    offset: number,
   ): Promise<void> {
-    await d.waitForLog(CLIENT_LOG.deploymentReported, 60_000, offset);
-    const deviceId = s.upstream.device(d.mac)!.id;
-    expect(s.upstream.state.deployments.find((x) => x.id === deploymentId)?.devices.get(deviceId)).toBe(
-      'success',
-    );
-    expect((await readFile(join(d.installedDir, payloadName))).equals(payload)).toBe(true);
+    expect(await waitForDeploymentResult(s.upstream, d.mac, deploymentId, 60_000)).toBe('success');
+    expect(await installedPayloadMatches(d.installedDir, payloadName, payload)).toBe(true);
   }
 
   it('three devices, one storage download; after a restart a fourth device costs no storage bytes', async () => {
@@ -84,12 +81,9 @@ describeWithRealClient('real Mender clients updating through the artifact cache 
       deviceTypes: [DEFAULT_DEVICE_TYPE],
       data: built.data,
     });
-    const offsets = await Promise.all(first.map((d) => d.logSize()));
     const deployment = s.upstream.createDeployment({ artifactId: artifact.id });
 
-    await Promise.all(
-      first.map((d, i) => expectUpdated(d, deployment.id, payload, built.payloadName, offsets[i]!)),
-    );
+    await Promise.all(first.map((d) => expectUpdated(d, deployment.id, payload, built.payloadName)));
     const storage = s.upstream.state.storage.perArtifact.get(artifact.id)!;
     expect(storage.fullDownloadsStarted).toBe(1);
     expect(storage.rangeRequests).toBe(0);
@@ -98,7 +92,7 @@ describeWithRealClient('real Mender clients updating through the artifact cache 
 
     await s.restartGateway();
     const fourth = await device('cache-dev-4');
-    await expectUpdated(fourth, deployment.id, payload, built.payloadName, 0);
+    await expectUpdated(fourth, deployment.id, payload, built.payloadName);
     expect(s.upstream.state.storage.perArtifact.get(artifact.id)!.bytesSent).toBe(bytesAfterThree);
     expect(s.upstream.state.storage.perArtifact.get(artifact.id)!.fullDownloadsStarted).toBe(1);
 

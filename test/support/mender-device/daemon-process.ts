@@ -45,7 +45,7 @@ function describeExit(code: number | null, signal: NodeJS.Signals | null): strin
 }
 
 /** Signal a PID or process group we started; ESRCH just means it is already gone. */
-function signalIfAlive(target: number, signal: NodeJS.Signals): void {
+export function signalIfAlive(target: number, signal: NodeJS.Signals): void {
   try {
     process.kill(target, signal);
   } catch (error) {
@@ -54,41 +54,32 @@ function signalIfAlive(target: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * Starts `mender daemon` in a private mount namespace:
- * `setpriv --pdeathsig KILL unshare --mount --propagation private sh -c '<mounts>; exec mender …'`.
+ * Starts `setpriv --pdeathsig KILL <command…>` with stdout and stderr appended to `logPath`.
  *
- * All of setpriv → unshare → sh → mender is one process (each execs the next; unshare without
- * --fork does not fork), so `child.pid` is the daemon and receives our signals directly.
- * - `--pdeathsig KILL` (survives the execs) kills the daemon if the test worker dies without
+ * setpriv execs the command, so `child.pid` is the command's own PID and receives our signals
+ * directly (as long as the command execs in turn, as `unshare` without --fork and `sh -c 'exec …'` do).
+ * - `--pdeathsig KILL` (survives the execs) kills the process if the test worker dies without
  *   calling stop(), so no daemon outlives its test run.
  * - `detached` gives it its own process group; stop() finishes with SIGKILL to that group, so
- *   inventory scripts or update modules still running die with it.
- * - `--propagation private` keeps the bind mounts from leaking back to the host; they vanish with
- *   the namespace when the daemon exits, so nothing needs unmounting.
+ *   scripts or update modules still running die with it.
  */
-export function launchDaemon(layout: DeviceLayout, env: NodeJS.ProcessEnv): Promise<DaemonProcess> {
-  const stdio = openSync(layout.logPath, 'a');
+export function launchProcess(
+  command: string[],
+  env: NodeJS.ProcessEnv,
+  logPath: string,
+): Promise<DaemonProcess> {
+  const stdio = openSync(logPath, 'a');
   let child;
   try {
-    child = spawn(
-      'setpriv',
-      [
-        '--pdeathsig',
-        'KILL',
-        'unshare',
-        '--mount',
-        '--propagation',
-        'private',
-        'sh',
-        '-c',
-        launcherScript(layout),
-      ],
-      { detached: true, stdio: ['ignore', stdio, stdio], env },
-    );
+    child = spawn('setpriv', ['--pdeathsig', 'KILL', ...command], {
+      detached: true,
+      stdio: ['ignore', stdio, stdio],
+      env,
+    });
   } finally {
     closeSync(stdio);
   }
-  // A device a test forgot to stop must not keep the worker alive; pdeathsig then cleans up.
+  // A daemon a test forgot to stop must not keep the worker alive; pdeathsig then cleans up.
   child.unref();
   return new Promise((resolve, reject) => {
     child.once('error', reject);
@@ -117,4 +108,19 @@ export function launchDaemon(layout: DeviceLayout, env: NodeJS.ProcessEnv): Prom
       });
     });
   });
+}
+
+/**
+ * Starts `mender daemon` in a private mount namespace:
+ * `setpriv --pdeathsig KILL unshare --mount --propagation private sh -c '<mounts>; exec mender …'`.
+ * All of setpriv → unshare → sh → mender is one process (see launchProcess).
+ * `--propagation private` keeps the bind mounts from leaking back to the host; they vanish with
+ * the namespace when the daemon exits, so nothing needs unmounting.
+ */
+export function launchDaemon(layout: DeviceLayout, env: NodeJS.ProcessEnv): Promise<DaemonProcess> {
+  return launchProcess(
+    ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', launcherScript(layout)],
+    env,
+    layout.logPath,
+  );
 }

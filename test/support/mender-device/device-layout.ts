@@ -47,12 +47,12 @@ export async function allocateDeviceDir(name: string): Promise<{ baseDir: string
   return { baseDir, dir };
 }
 
-async function writeExecutable(path: string, content: string): Promise<void> {
+export async function writeExecutable(path: string, content: string): Promise<void> {
   await writeFile(path, content);
   await chmod(path, 0o755);
 }
 
-function keyValueScript(values: Record<string, string>): string {
+export function keyValueScript(values: Record<string, string>): string {
   const lines = Object.entries(values).map(([key, value]) => `printf '%s\\n' ${shQuote(`${key}=${value}`)}`);
   return `#!/bin/sh\n${lines.join('\n')}\n`;
 }

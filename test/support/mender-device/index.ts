@@ -20,3 +20,4 @@ export {
   expectGenuineAuth,
 } from './real-client-gate.js';
 export { holdInstallPath } from './hold-install.js';
+export { installedPayloadMatches, waitForDeploymentResult } from './deployment-result.js';
