@@ -10,6 +10,16 @@ import type { FakeState } from './state.js';
 
 export const CONNECT_PATH = '/api/devices/v1/deviceconnect/connect';
 
+/**
+ * Plays the server's side of an open tunnel instead of the echo (e.g. a remote terminal
+ * session, as the UI would drive it through deviceconnect). Pings and the liveness check
+ * stay with DeviceConnect.
+ */
+export type TunnelHandler = (
+  ws: WebSocket,
+  device: { id: string; identity: Record<string, unknown> },
+) => void;
+
 /** The device JWT from `Authorization: Bearer` or the `JWT` cookie (protocol doc §2.6). */
 function upgradeToken(req: IncomingMessage): string | undefined {
   const fromHeader = bearerToken(headerValue(req, 'authorization'));
@@ -38,6 +48,8 @@ function refuse(socket: Duplex, req: IncomingMessage, status: number, reason: st
 export class DeviceConnect {
   readonly #wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** When set, new tunnels go to it instead of the echo. */
+  handler: TunnelHandler | undefined;
 
   constructor(
     private readonly state: FakeState,
@@ -59,11 +71,11 @@ export class DeviceConnect {
       refuse(socket, req, 401, 'Unauthorized', 'unauthorized');
       return 401;
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#serve(ws));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#serve(ws, device));
     return 101;
   }
 
-  #serve(ws: WebSocket): void {
+  #serve(ws: WebSocket, device: { id: string; identity: Record<string, unknown> }): void {
     const tunnels = this.state.tunnels;
     tunnels.opened += 1;
     tunnels.open += 1;
@@ -79,7 +91,16 @@ export class DeviceConnect {
     timer.unref();
     this.#timers.add(timer);
     ws.on('pong', () => (alive = true));
+    const handler = this.handler;
+    if (handler !== undefined) {
+      ws.on('message', () => {
+        tunnels.messages += 1;
+        alive = true;
+      });
+      handler(ws, device);
+    }
     ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (handler !== undefined) return;
       tunnels.messages += 1;
       alive = true;
       const payload = Array.isArray(data)

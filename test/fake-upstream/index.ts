@@ -7,6 +7,7 @@ import type { ApiContext, StorageLinkOptions } from './api-context.js';
 import { routeApi } from './api-router.js';
 import { DeploymentCatalog } from './deployment-catalog.js';
 import { DeviceConnect } from './device-connect.js';
+import type { TunnelHandler } from './device-connect.js';
 import { DeviceRegistry } from './device-registry.js';
 import { requestId, sendError } from './http-util.js';
 import { normalisePubkey } from './identity.js';
@@ -35,6 +36,7 @@ export type { StorageLinkOptions } from './api-context.js';
 export type * from './state.js';
 export { DEFAULT_MANAGEMENT } from './options.js';
 export { CONNECT_PATH } from './device-connect.js';
+export type { TunnelHandler } from './device-connect.js';
 
 /** Fault injection hook: return true when it has answered the request itself. */
 export type Interceptor = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
@@ -70,6 +72,8 @@ export interface FakeUpstream {
   revokeManagementTokens(): void;
   /** A presigned storage link for an artifact, as deployments/next would hand out. */
   storageLink(artifactId: string, opts?: StorageLinkOptions): { uri: string; expire: Date };
+  /** Serve new deviceconnect tunnels with `handler` instead of the echo (undefined: echo again). */
+  setTunnelHandler(handler: TunnelHandler | undefined): void;
   /** Runs before routing on both hosts (not for WebSocket upgrades); returns a remover. */
   intercept(fn: Interceptor): () => void;
   close(): Promise<void>;
@@ -255,6 +259,9 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       const artifact = catalog.artifact(artifactId);
       if (artifact === undefined) throw new Error(`fake upstream: no artifact ${artifactId}`);
       return storageLink(artifact, linkOptions);
+    },
+    setTunnelHandler(handler) {
+      deviceConnect.handler = handler;
     },
     intercept(fn) {
       interceptors.add(fn);
