@@ -198,11 +198,12 @@ export async function writeDevice5Layout(
 
   const configPath = join(confDir, 'mender.conf');
   await writeFile(configPath, `${JSON.stringify(menderConf(options, datastoreDir, confDir), null, 2)}\n`);
-  // mender-connect 2.1: the shell runs as this user (the stock config says nobody, which needs root).
+  // mender-connect 2.1: the stock shell (it starts it with --login), run as this user; the stock
+  // config says nobody, which needs root.
   const connectConfigPath = join(confDir, 'mender-connect.conf');
   await writeFile(
     connectConfigPath,
-    `${JSON.stringify({ ShellCommand: '/bin/sh', User: userInfo().username }, null, 2)}\n`,
+    `${JSON.stringify({ ShellCommand: '/bin/bash', User: userInfo().username }, null, 2)}\n`,
   );
   const socketPath = join(dir, 'bus');
   const dbusConfigPath = join(dir, 'dbus.conf');
