@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ConfigurationLinks } from './configuration-download.js';
 import type { DeploymentCatalog } from './deployment-catalog.js';
 import type { DeviceRegistry } from './device-registry.js';
 import { bearerToken } from './jwt.js';
@@ -25,6 +26,7 @@ export interface ApiContext {
   options: ResolvedOptions;
   json: JsonOptions;
   storageLink(artifact: FakeArtifact, options?: StorageLinkOptions): { uri: string; expire: Date };
+  configurationLinks: ConfigurationLinks;
 }
 
 /**

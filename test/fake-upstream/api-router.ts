@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiContext } from './api-context.js';
 import { requireDevice } from './api-context.js';
+import { CONFIGURATION_DOWNLOAD, handleConfigurationDownload } from './configuration-download.js';
 import { CONNECT_PATH } from './device-connect.js';
 import { handleAuthRequest } from './device-auth-routes.js';
 import { handleLog, handleNext, handleStatus } from './deployment-routes.js';
@@ -79,6 +80,14 @@ export async function routeApi(ctx: ApiContext, req: IncomingMessage, res: Serve
     const handler = route[method];
     if (handler === undefined) methodNotAllowed(ctx, req, res);
     else await handler(ctx, req, res, url);
+    return;
+  }
+  const configuration = CONFIGURATION_DOWNLOAD.exec(path);
+  if (configuration !== null) {
+    const [, deploymentId = '', deviceType = '', deviceId = ''] = configuration.map((p) =>
+      decodeURIComponent(p),
+    );
+    handleConfigurationDownload(ctx, req, res, url, { deploymentId, deviceType, deviceId });
     return;
   }
   const action = DEPLOYMENT_ACTION.exec(path);

@@ -49,7 +49,7 @@ export class DeploymentCatalog {
     return this.state.artifacts.find((a) => a.id === id);
   }
 
-  createDeployment(d: { artifactId: string; deviceIds?: string[] }): FakeDeployment {
+  createDeployment(d: { artifactId: string; deviceIds?: string[]; configuration?: boolean }): FakeDeployment {
     const artifact = this.artifact(d.artifactId);
     if (artifact === undefined) throw new Error(`fake upstream: no artifact ${d.artifactId}`);
     const deployment: FakeDeployment = {
@@ -59,6 +59,7 @@ export class DeploymentCatalog {
       deviceIds: d.deviceIds === undefined ? 'all' : [...d.deviceIds],
       createdAt: new Date(),
       aborted: false,
+      configuration: d.configuration ?? false,
       devices: new Map(),
     };
     this.state.deployments.push(deployment);

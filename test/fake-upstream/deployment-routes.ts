@@ -73,7 +73,9 @@ export async function handleNext(
     return;
   }
   const { deployment, artifact } = decision;
-  const link = ctx.storageLink(artifact);
+  const link = deployment.configuration
+    ? ctx.configurationLinks.link(deployment, deviceType, device.id, ctx.options.linkExpireSeconds)
+    : ctx.storageLink(artifact);
   record.responseStatus = 200;
   record.deploymentId = deployment.id;
   sendJson(

@@ -5,6 +5,7 @@ import { createTestPki } from '../support/test-pki.js';
 import type { TestPki } from '../support/test-pki.js';
 import type { ApiContext, StorageLinkOptions } from './api-context.js';
 import { routeApi } from './api-router.js';
+import { ConfigurationLinks } from './configuration-download.js';
 import { DeploymentCatalog } from './deployment-catalog.js';
 import { DeviceConnect } from './device-connect.js';
 import type { TunnelHandler } from './device-connect.js';
@@ -53,8 +54,12 @@ export interface FakeUpstream {
   /** Mutable fault settings of the storage host (throttle, broken downloads). */
   storageFaults: StorageFaults;
   addArtifact(a: { name: string; deviceTypes: string[]; data: Buffer; id?: string }): FakeArtifact;
-  /** Default target: all accepted devices, including ones accepted later. Ids or MACs. */
-  createDeployment(d: { artifactId: string; deviceIds?: string[] }): FakeDeployment;
+  /**
+   * Default target: all accepted devices, including ones accepted later. Ids or MACs.
+   * `configuration`: the link points at the API host (`…/download/configuration/…`), as for
+   * mender-configure deployments.
+   */
+  createDeployment(d: { artifactId: string; deviceIds?: string[]; configuration?: boolean }): FakeDeployment;
   abortDeployment(deploymentId: string): FakeDeployment;
   acceptDevice(deviceIdOrMac: string): FakeDevice;
   rejectDevice(deviceIdOrMac: string): FakeDevice;
@@ -138,6 +143,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   const json = { gzip: resolved.gzip };
   let presigner: Presigner | undefined;
   let storageUrl = '';
+  let apiUrl = '';
+  const configurationLinks = new ConfigurationLinks(() => apiUrl, resolved.tenantId);
 
   const storageLink = (
     artifact: FakeArtifact,
@@ -156,7 +163,16 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     return { uri: `${storageUrl}${signed.pathAndQuery}`, expire: signed.expire };
   };
 
-  const ctx: ApiContext = { state, registry, catalog, management, options: resolved, json, storageLink };
+  const ctx: ApiContext = {
+    state,
+    registry,
+    catalog,
+    management,
+    options: resolved,
+    json,
+    storageLink,
+    configurationLinks,
+  };
 
   const pipeline = (
     host: RequestRecord['host'],
@@ -211,6 +227,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       onClientError: protocolError('api'),
     });
     listeners.push(api);
+    apiUrl = api.url;
   } catch (error) {
     await Promise.all(listeners.map((l) => l.close()));
     if (ownsPki) await pki.cleanup();

@@ -93,6 +93,17 @@ export interface NextRequestRecord {
   deploymentId: string | undefined;
 }
 
+/** A GET of a configuration-deployment link on the API host (no JWT, HMAC-signed query). */
+export interface ConfigurationDownloadRecord {
+  at: Date;
+  /** Path and query exactly as received. */
+  url: string;
+  headers: IncomingHttpHeaders;
+  deploymentId: string;
+  deviceId: string;
+  status: number;
+}
+
 export interface StatusRecord {
   at: Date;
   deploymentId: string;
@@ -184,6 +195,7 @@ export interface FakeState {
   preauthorizations: PreauthorizationRecord[];
   tunnels: TunnelCounters;
   storage: StorageState;
+  configurationDownloads: ConfigurationDownloadRecord[];
   /** Malformed HTTP seen by the parser (e.g. bytes left over after a too-short Content-Length). */
   protocolErrors: { at: Date; host: 'api' | 'storage'; code: string; message: string }[];
 }
@@ -223,6 +235,8 @@ export interface FakeDeployment {
   deviceIds: string[] | 'all';
   createdAt: Date;
   aborted: boolean;
+  /** A configuration deployment: its link points at the API host itself, not storage. */
+  configuration: boolean;
   /** Latest state per device id, once the device has been handed this deployment. */
   devices: Map<string, DeviceDeploymentStatus>;
 }
@@ -258,6 +272,7 @@ export function createState(): FakeState {
     preauthorizations: [],
     tunnels: { opened: 0, open: 0, refused: 0, messages: 0 },
     storage: { ...emptyCounters(), perArtifact: new Map() },
+    configurationDownloads: [],
     protocolErrors: [],
   };
 }
