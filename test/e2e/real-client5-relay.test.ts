@@ -85,3 +85,71 @@ describeWithMender5('Mender 5.1 client through serve: auth and inventory', () =>
     expect(site.serve.logs.lines.filter((l) => l.level === 'error')).toEqual([]);
   }, 150_000);
 });
+
+/**
+ * Against an open-source server (no v2 deployments/next) and with DeviceSystem on: 5.1 falls
+ * back to v1 only because the gateway relays the upstream 404 (a 405 or 501 would fail its
+ * check), and its inventory PUT reaches upstream with the gateway's attributes added.
+ */
+describeWithMender5('Mender 5.1 client through serve: v1 fallback and DeviceSystem', () => {
+  let site: ServeSite;
+  let device: Mender5Device;
+
+  beforeAll(async () => {
+    assertMender5Usable();
+    site = await startServeSite({
+      upstream: { v2Next: false },
+      features: {
+        DeviceSystem: {
+          Enabled: true,
+          SystemID: 'site-5',
+          DefaultInventory: [{ Name: 'region', Value: 'north' }],
+        },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await (device as Mender5Device | undefined)?.destroy();
+    await (site as ServeSite | undefined)?.close();
+  });
+
+  it('polls v1 after the upstream 404 on v2, and its inventory carries the system id', async () => {
+    const { upstream } = site;
+    device = await startMender5Device({
+      name: 'relay5-oss',
+      servers: [site.url],
+      serverCertificate: upstream.pki.ca.certPath,
+      pollSeconds: { update: 300, inventory: 300, retry: 1 },
+    });
+    await device.waitForLog('auth', MENDER5_LOG.authenticated, 60_000);
+    const id = (await upstream.waitForDevice(device.mac, { status: 'accepted' })).id;
+
+    await waitUntil(
+      'an accepted inventory update',
+      () => upstream.state.inventoryRequests.some((r) => r.deviceId === id && r.responseStatus === 200),
+      60_000,
+    );
+    const put = upstream.state.inventoryRequests.find((r) => r.deviceId === id && r.responseStatus === 200)!;
+    expect(put.method).toBe('PUT');
+    const attributes = new Map((upstream.state.inventory.get(id) ?? []).map((a) => [a.name, a.value]));
+    expect(attributes.get('mender_gateway_system_id')).toBe('site-5');
+    expect(attributes.get('region')).toBe('north');
+    expect(attributes.get('mender_client_version')).toBe('5.1.0');
+
+    const before = upstream.state.nextRequests.length;
+    device.checkUpdate();
+    await waitUntil(
+      'the v1 poll after the v2 404',
+      () =>
+        upstream.state.nextRequests.slice(before).some((r) => r.deviceId === id && r.variant === 'v1-get'),
+      30_000,
+    );
+    const polls = upstream.state.nextRequests.slice(before).filter((r) => r.deviceId === id);
+    expect(polls.slice(0, 2).map((r) => [r.variant, r.responseStatus])).toEqual([
+      ['v2-post', 404],
+      ['v1-get', 204],
+    ]);
+    expect(polls[1]!.provides).toMatchObject({ artifact_name: 'initial', device_type: 'mgw-test-device' });
+  }, 150_000);
+});
