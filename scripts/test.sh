@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Linux machine with Node >= 20.19:
-#   Debian packages (the real Mender client and mender-artifact), npm packages,
-#   lint, build, the oclif manifest check, then unit, integration and real-client tests.
+#   Debian packages (the Mender 3.4 client, mender-connect, mender-artifact, dbus), the Mender 5.1
+#   client (built from ../shared when that folder exists), npm packages, lint, build, the oclif
+#   manifest check, then unit, integration and real-client tests.
 # CI (.ci/run) calls exactly this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(mender-client mender-artifact openssl util-linux nginx wrk)
+DEBIAN_PACKAGES=(mender-client mender-connect mender-artifact dbus openssl util-linux nginx wrk)
 missing=()
 command -v mender >/dev/null 2>&1 || missing+=(mender-client)
+command -v mender-connect >/dev/null 2>&1 || missing+=(mender-connect)
 command -v mender-artifact >/dev/null 2>&1 || missing+=(mender-artifact)
+command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx)
@@ -20,6 +23,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${DEBIAN_PACKAGES[@]}"
+fi
+
+# The current client (5.1, C++) is not packaged: build it from the source in ../shared (about
+# 6 minutes on 2 cores, once; the build script returns at once when it is already installed).
+MENDER5_PREFIX="${MGW_MENDER5_PREFIX:-/opt/mender-client-5}"
+MENDER5_BUILD="../shared/mender-client-5/build.sh"
+if [ -f "$MENDER5_BUILD" ]; then
+  if [ "$(id -u)" -eq 0 ] || [ -w "$(dirname "$MENDER5_PREFIX")" ]; then
+    echo "==> Mender 5.1 client in $MENDER5_PREFIX"
+    bash "$MENDER5_BUILD" "$MENDER5_PREFIX"
+  else
+    echo "==> cannot write $MENDER5_PREFIX: the Mender 5.1 tests will be skipped (set MGW_MENDER5_PREFIX)"
+  fi
 fi
 
 echo "==> npm ci"
