@@ -24,7 +24,8 @@ const CONFIGURATION_PATH = '/api/devices/v1/deployments/download/configuration/'
  * A configuration deployment (mender-configure) to a Mender 5.1 device through `serve`: its
  * download link points at the Mender server itself, signed with an HMAC in the query, and is
  * fetched without a JWT and without Range. The gateway rewrites the link to itself with path
- * and query byte-exact and relays the download, never through storage or the cache.
+ * and query byte-exact and relays the download, never through storage or the cache
+ * (docs/protocol.md §4.7).
  */
 describeWithMender5('configuration-deployment link of a Mender 5.1 device through serve', () => {
   let site: ServeSite;

@@ -16,7 +16,8 @@ import { createTestPki } from '../support/test-pki.js';
  * What current clients (Mender 4.x/5.x, C++) and servers put on the wire, relayed unchanged by
  * the gateway, with and without the features that intercept a path. Client behaviour from
  * https://github.com/mendersoftware/mender/blob/5.1.0/src/mender-update/deployments/deployments.cpp
- * and https://github.com/mendersoftware/mender/blob/5.1.0/src/mender-auth/api/auth/auth.cpp.
+ * and https://github.com/mendersoftware/mender/blob/5.1.0/src/mender-auth/api/auth/auth.cpp;
+ * summarised in docs/protocol.md §8.4.
  */
 
 const NEXT_V2 = '/api/devices/v2/deployments/device/deployments/next';
