@@ -15,6 +15,7 @@ import {
   assertMender5Usable,
   describeWithMender5,
   MENDER5_LOG,
+  printLogsOnFailure,
   startMender5Device,
 } from '../support/mender5-device/index.js';
 import type { Mender5Device } from '../support/mender5-device/index.js';
@@ -42,6 +43,7 @@ describeWithMender5('Mender 5.1 clients updating through the artifact cache of s
   });
 
   it('three devices, one deployment, exactly one storage download, all report success', async () => {
+    printLogsOnFailure(() => devices);
     const { upstream } = site;
     for (const name of ['cache5-dev-1', 'cache5-dev-2', 'cache5-dev-3']) {
       devices.push(

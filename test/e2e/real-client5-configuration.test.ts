@@ -14,6 +14,7 @@ import {
   assertMender5Usable,
   describeWithMender5,
   MENDER5_LOG,
+  printLogsOnFailure,
   startMender5Device,
 } from '../support/mender5-device/index.js';
 import type { Mender5Device } from '../support/mender5-device/index.js';
@@ -45,6 +46,7 @@ describeWithMender5('configuration-deployment link of a Mender 5.1 device throug
   });
 
   it('relays the link on the upstream host to the device, which installs the configuration', async () => {
+    printLogsOnFailure(() => [device]);
     const { upstream } = site;
     device = await startMender5Device({
       name: 'config5',

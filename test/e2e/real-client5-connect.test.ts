@@ -11,6 +11,7 @@ import {
   assertMender5Usable,
   describeWithMender5,
   MENDER5_LOG,
+  printLogsOnFailure,
   mender5Required,
   startMender5Device,
 } from '../support/mender5-device/index.js';
@@ -53,6 +54,7 @@ describeWithMender5('remote terminal over mender-connect and Mender 5.1 through 
   )(
     'opens the tunnel through the gateway and runs a command in a remote shell',
     async () => {
+      printLogsOnFailure(() => [device]);
       device = await startMender5Device({
         name: 'connect5',
         servers: [site.url],

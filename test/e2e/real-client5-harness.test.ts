@@ -9,6 +9,7 @@ import {
   assertMender5Usable,
   describeWithMender5,
   MENDER5_LOG,
+  printLogsOnFailure,
   startMender5Device,
 } from '../support/mender5-device/index.js';
 import type { Mender5Device } from '../support/mender5-device/index.js';
@@ -68,6 +69,7 @@ describeWithMender5('Mender 5.1 device harness', () => {
   });
 
   it('runs two isolated devices without touching the host client state', async () => {
+    printLogsOnFailure(() => devices);
     const { upstream } = site;
     devices.push(
       ...(await Promise.all(

@@ -18,6 +18,7 @@ import {
   describeWithMender5,
   expectGenuineAuth5,
   MENDER5_LOG,
+  printLogsOnFailure,
   startMender5Device,
 } from '../support/mender5-device/index.js';
 import type { Mender5Device } from '../support/mender5-device/index.js';
@@ -78,6 +79,7 @@ describeWithMender5('mTLS auto-accept of a Mender 5.1 device through serve', () 
   });
 
   it('is accepted without an operator and installs a deployment', async () => {
+    printLogsOnFailure(() => [device]);
     const { upstream } = site;
     await device.waitForLog('auth', MENDER5_LOG.authenticated, 60_000);
     expect(upstream.state.managementLogins).toBe(1);

@@ -7,6 +7,7 @@ import {
   describeWithMender5,
   expectGenuineAuth5,
   MENDER5_LOG,
+  printLogsOnFailure,
   startMender5Device,
 } from '../support/mender5-device/index.js';
 import type { Mender5Device } from '../support/mender5-device/index.js';
@@ -31,6 +32,7 @@ describeWithMender5('Mender 5.1 client through serve: auth and inventory', () =>
   });
 
   it('authenticates with a byte-exact signed body, reports inventory and polls deployments/next', async () => {
+    printLogsOnFailure(() => [device]);
     const { upstream } = site;
     device = await startMender5Device({
       name: 'relay5',
@@ -115,6 +117,7 @@ describeWithMender5('Mender 5.1 client through serve: v1 fallback and DeviceSyst
   });
 
   it('polls v1 after the upstream 404 on v2, and its inventory carries the system id', async () => {
+    printLogsOnFailure(() => [device]);
     const { upstream } = site;
     device = await startMender5Device({
       name: 'relay5-oss',

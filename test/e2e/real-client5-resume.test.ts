@@ -15,6 +15,7 @@ import {
   assertMender5Usable,
   describeWithMender5,
   MENDER5_LOG,
+  printLogsOnFailure,
   startMender5Device,
 } from '../support/mender5-device/index.js';
 import type { Mender5Device } from '../support/mender5-device/index.js';
@@ -46,6 +47,7 @@ describeWithMender5('Mender 5.1 resuming a cut download through serve', () => {
   });
 
   it('resumes with Range bytes=N-(length-1) after the cut and installs the update', async () => {
+    printLogsOnFailure(() => [device]);
     const { upstream } = site;
     device = await startMender5Device({
       name: 'resume5',

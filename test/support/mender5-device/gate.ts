@@ -1,4 +1,5 @@
-import { describe, expect } from 'vitest';
+import { describe, expect, onTestFailed } from 'vitest';
+import { readTail } from '../mender-device/log-file.js';
 import type { AuthRequestRecord, FakeUpstream } from '../../fake-upstream/index.js';
 import { skipBecause } from '../skip-reason.js';
 import { mender5Support } from './client5-support.js';
@@ -65,4 +66,20 @@ export function expectGenuineAuth5(
   expect(record.rawBody.toString('utf8')).toBe(expectedAuthBody5(device));
   expect(record.headers['content-length']).toBe(String(record.rawBody.length));
   return record;
+}
+
+/**
+ * Inside a test: when it fails, print the end of every log of the devices `devices()` returns
+ * then (the device folders are removed afterwards, so this is the only trace of what they did).
+ */
+export function printLogsOnFailure(devices: () => (Mender5Device | undefined)[]): void {
+  onTestFailed(async () => {
+    for (const device of devices()) {
+      if (device === undefined) continue;
+      for (const [name, path] of Object.entries(device.logPaths)) {
+        const tail = await readTail(path, 60);
+        if (tail !== '') console.warn(`--- ${device.name} ${name} log (end) ---\n${tail}`);
+      }
+    }
+  });
 }

@@ -16,5 +16,6 @@ export {
   MENDER5_LOG,
   mender5,
   mender5Required,
+  printLogsOnFailure,
 } from './gate.js';
 export type { Mender5Device, Mender5DeviceOptions, Mender5Process } from './types.js';
