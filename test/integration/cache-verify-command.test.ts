@@ -276,10 +276,11 @@ describe('mender-gw cache verify', () => {
     it.each([
       [['--config', 'x.conf', '--path', '/tmp'], /cannot also be provided when using/],
       [['--bogus'], /Nonexistent flag: --bogus/],
-    ])('%j: oclif usage error, exit 2', async (args, pattern) => {
-      const { error } = await runCommand(['cache', 'verify', ...args], LOAD);
+    ])('%j: a usage error (MGW_USAGE), exit 2', async (args, pattern) => {
+      const { error, stderr } = await runCommand(['cache', 'verify', ...args], LOAD);
       expect(error?.oclif?.exit).toBe(2);
-      expect(error?.message).toMatch(pattern);
+      expect(stderr).toMatch(/^MGW_USAGE: /m);
+      expect(stderr).toMatch(pattern);
     });
   });
 });
