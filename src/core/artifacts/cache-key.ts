@@ -13,7 +13,5 @@ export function cacheKeyFor(url: URL): string {
     .digest('hex');
 }
 
-/** Keys are 64 lower-case hex characters; anything else never touches the filesystem. */
-export function isCacheKey(value: string): boolean {
-  return /^[0-9a-f]{64}$/.test(value);
-}
+// The key's shape belongs to the cache's layout on disk; links check keys with the same test.
+export { isCacheKey } from '../cache/cache-layout.js';

@@ -1,13 +1,14 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { link, open, readFile, rename, unlink, utimes, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 import { isProcessAlive } from './process-alive.js';
+import { errnoCode } from '../file-errors.js';
+import { LOCK_FILE, lockAsideName } from './cache-layout.js';
 
 /**
- * One `serve` per cache directory (issue #7 item 2: "two serve processes pointed at one cache
- * directory by mistake — refused with a clear error").
+ * One `serve` per cache directory: two serve processes pointed at one cache directory by
+ * mistake are refused with a clear error (docs/cache.md, "One gateway per cache folder").
  *
  * Two gateways filling and evicting in one folder would each trust an index the other keeps
  * changing. The lock is a file `<Path>/.serve.lock` holding the owner's host name and PID.
@@ -17,7 +18,7 @@ import { isProcessAlive } from './process-alive.js';
  * gone (or is our own PID: a restarted container), or when nobody refreshed it for STALE_MS.
  * `cache ls|prune|verify` do not take the lock: they are safe beside a running `serve`.
  */
-export const LOCK_FILE = '.serve.lock';
+export { LOCK_FILE } from './cache-layout.js';
 const HEARTBEAT_MS = 10_000;
 const STALE_MS = 3 * HEARTBEAT_MS;
 
@@ -68,7 +69,7 @@ export class CacheLock {
         this.#timer.unref();
         return;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if (errnoCode(err) !== 'EEXIST') throw err;
       }
       const holder = await this.#readHolder();
       if (holder === 'gone') continue;
@@ -77,7 +78,7 @@ export class CacheLock {
         // one rename succeeds on the same file, and the other retries `wx` and sees the winner.
         // If another starter replaced it between our read and our rename, we moved its fresh
         // lock: put it back (link fails if a third one already holds the path) and look again.
-        const aside = `${this.path}.${randomBytes(6).toString('hex')}.stale`;
+        const aside = join(this.directory, lockAsideName());
         const moved = await rename(this.path, aside).then(
           () => true,
           () => false,
@@ -118,7 +119,7 @@ export class CacheLock {
         await fh.close();
       }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+      if (errnoCode(err) === 'ENOENT') return 'gone';
       throw err;
     }
     const owner = parseOwner(text);
@@ -134,7 +135,7 @@ export class CacheLock {
     const now = new Date();
     await utimes(this.path, now, now).catch(async (err: unknown) => {
       // Removed behind our back (an operator cleaning up): put it back, we still own the cache.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      if (errnoCode(err) === 'ENOENT')
         await writeFile(this.path, `${JSON.stringify(this.#owner)}\n`, { mode: 0o640 }).catch(
           () => undefined,
         );

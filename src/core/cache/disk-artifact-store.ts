@@ -1,10 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GatewayError } from '../errors.js';
-import { isCacheKey } from '../artifacts/cache-key.js';
 import type {
   ArtifactEntry,
   ArtifactStore,
@@ -15,16 +14,19 @@ import type {
 } from './artifact-store.js';
 import { isProcessAlive } from './process-alive.js';
 import { CacheLock } from './cache-lock.js';
+import { errnoCode } from '../file-errors.js';
+import {
+  classify,
+  entryDataName,
+  entryMetaName,
+  fillName,
+  isCacheKey,
+  metaTempName,
+} from './cache-layout.js';
 
 /**
- * The artifact store on disk (protocol doc §4.6, issue #3 item 4).
- *
- * Layout, flat in `ArtifactsCache.Path`:
- *   <key>.mender                       complete artifact bytes
- *   <key>.json                         its metadata (ArtifactEntry)
- *   <key>.<pid>.<random>.partial       a fill in progress by process <pid>
- *   <key>.json.<random>.tmp            metadata being replaced
- *   .serve.lock                        the serve process that owns the folder (cache-lock.ts)
+ * The artifact store on disk, flat in `ArtifactsCache.Path`, with the file names of
+ * `cache-layout.ts` (docs/cache.md, "Layout on disk" and "Crash safety").
  *
  * A fill is written to a temporary file in the same folder (so `rename` is atomic),
  * fsynced, its length checked against the upstream Content-Length, then published: the
@@ -36,19 +38,20 @@ import { CacheLock } from './cache-lock.js';
 const PERSIST_DELAY_MS = 1_000;
 
 function entryPaths(dir: string, key: string): { data: string; meta: string } {
-  return { data: join(dir, `${key}.mender`), meta: join(dir, `${key}.json`) };
+  return { data: join(dir, entryDataName(key)), meta: join(dir, entryMetaName(key)) };
 }
 
-async function writeFileDurably(path: string, content: string, mode: number): Promise<void> {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'wx', mode);
+/** Replace `<key>.json` atomically: a crash leaves the old metadata or the new, never half. */
+async function writeMetaDurably(dir: string, key: string, entry: ArtifactEntry): Promise<void> {
+  const tmp = join(dir, metaTempName(key));
+  const fh = await open(tmp, 'wx', 0o640);
   try {
-    await fh.writeFile(content);
+    await fh.writeFile(`${JSON.stringify(entry, null, 2)}\n`);
     await fh.sync();
   } finally {
     await fh.close();
   }
-  await rename(tmp, path);
+  await rename(tmp, entryPaths(dir, key).meta);
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -61,7 +64,7 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 function isNotFound(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  return errnoCode(err) === 'ENOENT';
 }
 
 class FileReader implements RandomAccessReader {
@@ -131,9 +134,8 @@ class DiskWriter implements ArtifactWriter {
       hits: 0,
       bytesServed: 0,
     };
-    const paths = entryPaths(this.store.location, this.key);
-    await writeFileDurably(paths.meta, `${JSON.stringify(entry, null, 2)}\n`, 0o640);
-    await rename(this.path, paths.data);
+    await writeMetaDurably(this.store.location, this.key, entry);
+    await rename(this.path, entryPaths(this.store.location, this.key).data);
     // Index before any further await: from the rename on, the partial path is gone, and a
     // reader that misses it must find the complete entry instead (no window between the two).
     this.store.index(entry);
@@ -160,7 +162,7 @@ export class DiskArtifactStore implements ArtifactStore {
 
   async open(): Promise<StoreOpenReport> {
     await mkdir(this.location, { recursive: true, mode: 0o750 });
-    // Before touching anything: the debris below may be another live gateway's work (issue #7).
+    // Before touching anything: the debris below may be another live gateway's work.
     await this.#lock.acquire();
     const removed: string[] = [];
     const names = await readdir(this.location);
@@ -168,18 +170,16 @@ export class DiskArtifactStore implements ArtifactStore {
       await rm(join(this.location, name), { force: true });
       removed.push(name);
     };
-    for (const name of names) {
-      const partial = /^([0-9a-f]{64})\.(\d+)\.[0-9a-f]+\.partial$/.exec(name);
+    const files = names.map((name) => ({ name, file: classify(name) }));
+    for (const { name, file } of files) {
       // A fill of another live process (a second `serve` on the same folder) is not debris.
-      if (partial !== null && (Number(partial[2]) === process.pid || !isProcessAlive(Number(partial[2]))))
-        await remove(name);
-      else if (/^[0-9a-f]{64}\.json\.[0-9a-f]+\.tmp$/.test(name)) await remove(name);
+      if (file.kind === 'fill' && (file.pid === process.pid || !isProcessAlive(file.pid))) await remove(name);
+      else if (file.kind === 'meta-temp') await remove(name);
     }
     this.#entries.clear();
-    for (const name of names) {
-      const match = /^([0-9a-f]{64})\.json$/.exec(name);
-      if (match?.[1] === undefined) continue;
-      const key = match[1];
+    for (const { name, file } of files) {
+      if (file.kind !== 'entry-meta') continue;
+      const { key } = file;
       const paths = entryPaths(this.location, key);
       let entry: ArtifactEntry;
       try {
@@ -198,14 +198,13 @@ export class DiskArtifactStore implements ArtifactStore {
       if (entry.key !== key || size !== entry.size) {
         // Metadata published but bytes never renamed (crash between the two), or bytes altered.
         await remove(name);
-        if (size >= 0) await remove(`${key}.mender`);
+        if (size >= 0) await remove(entryDataName(key));
         continue;
       }
       this.#entries.set(key, entry);
     }
-    for (const name of names) {
-      const match = /^([0-9a-f]{64})\.mender$/.exec(name);
-      if (match?.[1] !== undefined && !this.#entries.has(match[1]) && !removed.includes(name))
+    for (const { name, file } of files) {
+      if (file.kind === 'entry-data' && !this.#entries.has(file.key) && !removed.includes(name))
         await remove(name);
     }
     return { entries: this.#entries.size, removed };
@@ -251,7 +250,7 @@ export class DiskArtifactStore implements ArtifactStore {
 
   async beginWrite(key: string): Promise<ArtifactWriter> {
     if (!isCacheKey(key)) throw new Error(`not a cache key: ${key}`);
-    const path = join(this.location, `${key}.${process.pid}.${randomBytes(6).toString('hex')}.partial`);
+    const path = join(this.location, fillName(key));
     const fh = await open(path, 'wx', 0o640);
     return new DiskWriter(key, this, path, fh);
   }
@@ -310,7 +309,7 @@ export class DiskArtifactStore implements ArtifactStore {
       ))
     )
       return;
-    await writeFileDurably(paths.meta, `${JSON.stringify(entry, null, 2)}\n`, 0o640).catch(() => undefined);
+    await writeMetaDurably(this.location, key, entry).catch(() => undefined);
   }
 
   async freeSpace(): Promise<number> {

@@ -1,15 +1,17 @@
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isProcessAlive } from './process-alive.js';
+import { errnoCode } from '../file-errors.js';
+import { classifyPinMarker, IN_USE_DIR, pinMarkerFile } from './cache-layout.js';
 
 /**
- * Which cache entries are in use: being served to a device or being filled (protocol doc
- * §4.6: pinned entries are never evicted). Counted in memory for this process, and
- * mirrored as marker files `<Path>/.in-use/<key>.<pid>` so that `mender-gw cache prune`,
- * a separate process, can see them too (issue #3 item 10). Markers of dead processes are
- * ignored, so a crash never pins an entry forever.
+ * Which cache entries are in use: being served to a device or being filled (pinned entries
+ * are never evicted, docs/cache.md "Eviction"). Counted in memory for this process, and
+ * mirrored as marker files `<Path>/.in-use/<key>.<pid>` (`cache-layout.ts`) so that
+ * `mender-gw cache prune`, a separate process, can see them too. Markers of dead processes
+ * are ignored, so a crash never pins an entry forever.
  */
-export const IN_USE_DIR = '.in-use';
+export { IN_USE_DIR } from './cache-layout.js';
 
 export class EntryPins {
   readonly #counts = new Map<string, number>();
@@ -43,14 +45,14 @@ export class EntryPins {
     this.#counts.set(key, count);
     const dir = this.#dir;
     if (count === 1 && dir !== undefined) {
-      const marker = join(dir, `${key}.${process.pid}`);
+      const marker = join(dir, pinMarkerFile(key));
       // Markers only inform `cache prune`: a read-only, full or vanished cache volume must never
-      // fail a download (issue #7 item 2), so errors are swallowed by #inOrder. The folder is
-      // made non-recursively: if the cache directory itself is gone (an unmounted volume), it
-      // is not silently recreated on the root file system.
+      // fail a download (docs/cache.md, "When the cache volume fails"), so errors are swallowed
+      // by #inOrder. The folder is made non-recursively: if the cache directory itself is gone
+      // (an unmounted volume), it is not silently recreated on the root file system.
       await this.#inOrder(key, () =>
         writeFile(marker, '', { mode: 0o640 }).catch(async (err: unknown) => {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          if (errnoCode(err) !== 'ENOENT') throw err;
           await mkdir(dir, { mode: 0o750 }).catch(() => undefined);
           await writeFile(marker, '', { mode: 0o640 });
         }),
@@ -69,7 +71,7 @@ export class EntryPins {
     if (dir === undefined) return;
     // Removed only if nobody pinned the key again in the meantime.
     void this.#inOrder(key, () =>
-      this.isPinned(key) ? Promise.resolve() : rm(join(dir, `${key}.${process.pid}`), { force: true }),
+      this.isPinned(key) ? Promise.resolve() : rm(join(dir, pinMarkerFile(key)), { force: true }),
     );
   }
 
@@ -79,7 +81,7 @@ export class EntryPins {
     this.#counts.clear();
     if (this.#dir === undefined) return;
     const dir = this.#dir;
-    await Promise.all(keys.map((key) => rm(join(dir, `${key}.${process.pid}`), { force: true })));
+    await Promise.all(keys.map((key) => rm(join(dir, pinMarkerFile(key)), { force: true })));
   }
 }
 
@@ -89,9 +91,9 @@ export async function pinnedKeysOnDisk(cacheDir: string): Promise<Set<string>> {
   const dir = join(cacheDir, IN_USE_DIR);
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
-    const match = /^([0-9a-f]{64})\.(\d+)$/.exec(name);
-    if (match?.[1] === undefined) continue;
-    if (isProcessAlive(Number(match[2]))) pinned.add(match[1]);
+    const marker = classifyPinMarker(name);
+    if (marker.kind !== 'pin-marker') continue;
+    if (isProcessAlive(marker.pid)) pinned.add(marker.key);
     else await rm(join(dir, name), { force: true }).catch(() => undefined);
   }
   return pinned;
