@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { GatewayError } from '../errors.js';
+import { errnoCode } from '../file-errors.js';
 import type { Logger } from '../logger.js';
 import type {
   ArtifactEntry,
@@ -12,7 +13,8 @@ import type {
 } from './artifact-store.js';
 import { ArtifactFill } from './artifact-fill.js';
 import { evictFor } from './cache-eviction.js';
-import { cacheIoError, isDiskFault } from './disk-fault.js';
+import { cacheIoError } from './cache-io-error.js';
+import { isDiskFault } from './disk-fault.js';
 import type { EntryPins } from './entry-pins.js';
 import { discardBody } from '../http/discard-body.js';
 
@@ -115,7 +117,7 @@ export class ArtifactCache {
 
   /** Remember and log a fault of the cache volume; returns the bypass reason. */
   #noteDiskFault(error: GatewayError, ref: ArtifactRef): string {
-    const cause = (error.cause as NodeJS.ErrnoException | undefined)?.code ?? error.code;
+    const cause = errnoCode(error.cause) ?? error.code;
     this.#diskFault = { code: cause, message: error.message, at: new Date().toISOString() };
     this.logger.warn(
       { key: ref.key, artifact: ref.artifactName, error: error.message, hint: error.hint },
@@ -185,7 +187,7 @@ export class ArtifactCache {
         if (!isDiskFault(err)) throw err;
         // The entry cannot be read (EIO, volume gone): serve from storage: a full or failing cache never fails an update.
         const reason = this.#noteDiskFault(
-          cacheIoError(err, 'opening a cache entry', this.store.location),
+          cacheIoError(err, this.store.location, { by: 'serve', doing: 'opening a cache entry' }),
           ref,
         );
         return { kind: 'bypass', reason, response: undefined, release };
@@ -223,7 +225,7 @@ export class ArtifactCache {
         } catch (err) {
           // A small fill can be committed and renamed before its own requester opens it:
           // once the fill has finished, the next round finds the complete entry.
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          if (errnoCode(err) !== 'ENOENT') throw err;
           await result.fill.finished.catch(() => undefined);
           continue;
         }
@@ -238,7 +240,7 @@ export class ArtifactCache {
         } catch (err) {
           // Renamed into a complete entry under us: wait for the fill to publish it, then retry
           // (never fall back to a second upstream download: one download per artifact).
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          if (errnoCode(err) !== 'ENOENT') throw err;
           await fill.finished.catch(() => undefined);
         }
       } else {
@@ -292,7 +294,10 @@ export class ArtifactCache {
     } catch (err) {
       if (!isDiskFault(err)) throw err;
       return {
-        bypass: this.#noteDiskFault(cacheIoError(err, 'making room', this.store.location), ref),
+        bypass: this.#noteDiskFault(
+          cacheIoError(err, this.store.location, { by: 'serve', doing: 'making room' }),
+          ref,
+        ),
         response,
       };
     }
@@ -321,7 +326,10 @@ export class ArtifactCache {
       // Read-only, removed or failing volume: the update goes on uncached (issue #7 item 2).
       if (!isDiskFault(err)) throw err;
       return {
-        bypass: this.#noteDiskFault(cacheIoError(err, 'starting a fill', this.store.location), ref),
+        bypass: this.#noteDiskFault(
+          cacheIoError(err, this.store.location, { by: 'serve', doing: 'starting a fill' }),
+          ref,
+        ),
         response,
       };
     }
@@ -371,7 +379,9 @@ export class ArtifactCache {
         }
       }
       const entry = await writer.commit(fill.info).catch((err: unknown) => {
-        throw isDiskFault(err) ? cacheIoError(err, 'publishing a fill', this.store.location) : err;
+        throw isDiskFault(err)
+          ? cacheIoError(err, this.store.location, { by: 'serve', doing: 'publishing a fill' })
+          : err;
       });
       this.#diskFault = undefined;
       this.#fills.delete(ref.key);
@@ -466,8 +476,8 @@ export class ArtifactCache {
     try {
       await writer.write(chunk);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC')
-        throw cacheIoError(err, 'writing a fill', this.store.location);
+      if (errnoCode(err) !== 'ENOSPC')
+        throw cacheIoError(err, this.store.location, { by: 'serve', doing: 'writing a fill' });
       const result = await evictFor(this.store, this.pins, fill.size - fill.written + this.#marginBytes);
       for (const entry of result.evicted) this.#evicted(entry, 'disk full during a fill');
       this.logger.warn(
@@ -475,7 +485,7 @@ export class ArtifactCache {
         'cache volume full during a fill: evicted and retrying',
       );
       await writer.write(chunk).catch((again: unknown) => {
-        throw cacheIoError(again, 'writing a fill', this.store.location);
+        throw cacheIoError(again, this.store.location, { by: 'serve', doing: 'writing a fill' });
       });
     }
   }

@@ -4,6 +4,7 @@ import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import type { Extract } from 'tar-stream';
 import { GatewayError } from '../errors.js';
+import { errnoCode } from '../file-errors.js';
 
 /**
  * What `cache ls` shows of a cached artifact, read from the artifact itself rather than from
@@ -92,8 +93,8 @@ export async function readMenderArtifactHeader(path: string): Promise<MenderArti
         },
       );
     }
-    const code = (err as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && code.startsWith('E')) {
+    const code = errnoCode(err);
+    if (code?.startsWith('E') === true) {
       throw new GatewayError('MGW_CACHE_IO', `cannot read ${path}: ${code}`, {
         cause: err,
         hint: 'check that the file exists and is readable by the user running mender-gw',
