@@ -2,14 +2,18 @@ import { stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { parseByteSize } from './byte-size.js';
-import { inspectCache, liveFillKeys } from './cache-inspect.js';
+import { errnoCode } from '../file-errors.js';
+import { inspectCache } from './cache-inspect.js';
 import type { CachedArtifact, CacheDebris } from './cache-inspect.js';
+import { entryDataName, entryMetaName } from './cache-layout.js';
+import { liveFillKeys } from './cache-reader.js';
 import { parseEntryAge } from './entry-age.js';
 import { pinnedKeysOnDisk } from './entry-pins.js';
 
 /**
  * `mender-gw cache prune`: remove complete cache entries chosen by last access or by a size
- * limit, and the debris of crashes, from outside the gateway process (protocol doc §4.6).
+ * limit, and the debris of crashes, from outside the gateway process (docs/cache.md,
+ * "mender-gw cache prune").
  *
  * Safe while `serve` runs on the same directory:
  * - entries pinned by a live `serve` (`.in-use/<key>.<pid>`, see `entry-pins.ts`) are never
@@ -21,7 +25,7 @@ import { pinnedKeysOnDisk } from './entry-pins.js';
  * - fills in progress (`.partial` of a live process) are never touched, and neither is
  *   anything `cache-inspect.ts` does not recognise as the cache's own.
  * Last access is the gateway's own record in `<key>.json`, not the file's atime, which
- * `relatime`/`noatime` mounts make meaningless (style doc C11).
+ * `relatime`/`noatime` mounts make meaningless.
  */
 
 /** Which complete entries to remove; at least one selector is required. */
@@ -267,8 +271,8 @@ function planPrune(
  * Returns the bytes freed, or undefined when the entry was already gone.
  */
 async function removeEntryFiles(dir: string, key: string): Promise<number | undefined> {
-  const meta = join(dir, `${key}.json`);
-  const data = join(dir, `${key}.mender`);
+  const meta = join(dir, entryMetaName(key));
+  const data = join(dir, entryDataName(key));
   const size = await stat(data).then(
     (s) => s.size,
     () => 0,
@@ -289,8 +293,8 @@ async function stillServes(dir: string, item: CacheDebris, fills: ReadonlySet<st
       () => true,
       () => false,
     );
-  if (item.kind === 'metadata-without-bytes') return exists(`${item.key}.mender`);
-  if (item.kind === 'bytes-without-metadata') return exists(`${item.key}.json`);
+  if (item.kind === 'metadata-without-bytes') return exists(entryDataName(item.key));
+  if (item.kind === 'bytes-without-metadata') return exists(entryMetaName(item.key));
   return false;
 }
 
@@ -299,7 +303,7 @@ async function removeFile(path: string): Promise<boolean> {
     await unlink(path);
     return true;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoCode(err);
     if (code === 'ENOENT') return false;
     const denied = code === 'EACCES' || code === 'EPERM';
     throw new GatewayError(

@@ -4,17 +4,26 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { GatewayError, isGatewayError } from '../errors.js';
-import { cacheIoError, entryKeysIn, listCacheDir, liveFillKeys, readEntryFiles } from './cache-inspect.js';
-import type { EntryFiles } from './cache-inspect.js';
+import { errnoCode } from '../file-errors.js';
+import { cacheIoError } from './cache-io-error.js';
+import {
+  entryDataName,
+  entryMetaName,
+  QUARANTINE_DIR,
+  QUARANTINE_REPORT,
+  quarantineFolderName,
+} from './cache-layout.js';
+import { entryKeysIn, listCacheDir, liveFillKeys, readEntryFiles } from './cache-reader.js';
+import type { EntryFiles } from './cache-reader.js';
 
 /**
- * `mender-gw cache verify` (issue #7 item 2): "a cache file truncated or altered on disk while
- * `serve` is stopped must be detected". `serve` records each entry's size and SHA-256 at fill
+ * `mender-gw cache verify`: a cache file truncated or altered on disk while `serve` is stopped
+ * must be detected (docs/cache.md, "mender-gw cache verify"). `serve` records each entry's size and SHA-256 at fill
  * time and checks the size on every open; this re-hashes every complete entry, compares size
  * and hash with the metadata, and moves bad entries aside into
  * `<cacheDir>/quarantine/<key>.<timestamp>/`.
  *
- * Entries are read exactly as `cache ls` reads them (`readEntryFiles` in `cache-inspect.ts`).
+ * Entries are read exactly as `cache ls` reads them (`readEntryFiles` in `cache-reader.ts`).
  * Safe while `serve` runs on the same directory:
  * - quarantine is a `rename` inside the cache folder, so atomic on its volume; a device already
  *   reading the file keeps its open descriptor, and `serve` then finds the path gone, treats the
@@ -27,15 +36,11 @@ import type { EntryFiles } from './cache-inspect.js';
  *   never look into: they only know `<key>.*` files at the top of the cache folder.
  */
 
-/** The folder, inside the cache directory, bad entries are moved to. */
-export const QUARANTINE_DIR = 'quarantine';
-
-/** Written next to a quarantined entry's files: what was found, for the operator. */
-export const QUARANTINE_REPORT = 'verify.json';
+export { QUARANTINE_DIR, QUARANTINE_REPORT } from './cache-layout.js';
 
 /**
  * Large reads keep the syscall count low on multi-GiB artifacts; one buffer is reused for
- * every entry, so memory does not grow with artifact or cache size (issue #6 item M5).
+ * every entry, so memory does not grow with artifact or cache size.
  */
 const HASH_CHUNK = 1024 * 1024;
 
@@ -246,14 +251,14 @@ class Verifier {
   }
 
   async #observe(key: string): Promise<Observation | undefined> {
-    const metaStats = await stat(join(this.dir, `${key}.json`)).catch(() => undefined);
+    const metaStats = await stat(join(this.dir, entryMetaName(key))).catch(() => undefined);
     try {
       const files = await readEntryFiles(this.dir, key);
       return files === undefined ? undefined : { kind: 'files', files, metaStats };
     } catch (err) {
       // EIO on a metadata file is a damaged entry; a permission problem is the operator's.
       if (isPermissionProblem(err)) throw err;
-      return { kind: 'metadata-io', code: errnoCode(err), metaStats };
+      return { kind: 'metadata-io', code: causeCode(err), metaStats };
     }
   }
 
@@ -289,7 +294,7 @@ class Verifier {
       const entry = recorded(files, 'unreadable-metadata', 'the metadata has no valid SHA-256');
       return { entry: { ...entry, recordedSha256: undefined }, fingerprint };
     }
-    const hashed = await this.#hash(join(this.dir, `${key}.mender`));
+    const hashed = await this.#hash(join(this.dir, entryDataName(key)));
     if (hashed.kind === 'gone') return undefined;
     if (hashed.kind === 'failed') {
       this.bytesHashed += hashed.position;
@@ -320,9 +325,9 @@ class Verifier {
     try {
       fh = await open(path, 'r');
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return { kind: 'gone' };
-      if (isPermissionProblem(err)) throw cacheIoError(path, err);
-      return { kind: 'failed', code: errnoCode(err), position: 0 };
+      if (causeCode(err) === 'ENOENT') return { kind: 'gone' };
+      if (isPermissionProblem(err)) throw cacheIoError(err, path, { by: 'command' });
+      return { kind: 'failed', code: causeCode(err), position: 0 };
     }
     const hash = createHash('sha256');
     let position = 0;
@@ -337,8 +342,8 @@ class Verifier {
       }
       return { kind: 'hashed', bytes: position, sha256: hash.digest('hex'), stats };
     } catch (err) {
-      if (isPermissionProblem(err)) throw cacheIoError(path, err);
-      return { kind: 'failed', code: errnoCode(err), position };
+      if (isPermissionProblem(err)) throw cacheIoError(err, path, { by: 'command' });
+      return { kind: 'failed', code: causeCode(err), position };
     } finally {
       await fh.close().catch(() => undefined);
     }
@@ -354,34 +359,32 @@ class Verifier {
   ): Promise<{ folder: string; files: string[] } | undefined> {
     const base = join(this.dir, QUARANTINE_DIR);
     await mkdir(base, { mode: 0o750 }).catch((err: unknown) => {
-      if (errnoCode(err) !== 'EEXIST') throw quarantineError(base, err);
+      if (causeCode(err) !== 'EEXIST') throw quarantineError(base, err);
     });
-    const stamp = this.now.toISOString().replace(/[-:]/g, '');
-    let folder = `${key}.${stamp}`;
+    let quarantinedTo = quarantineFolderName(key, this.now);
     for (let n = 2; ; n++) {
       try {
-        await mkdir(join(base, folder), { mode: 0o750 });
+        await mkdir(join(this.dir, quarantinedTo), { mode: 0o750 });
         break;
       } catch (err) {
-        if (errnoCode(err) !== 'EEXIST') throw quarantineError(join(base, folder), err);
-        folder = `${key}.${stamp}-${n}`; // a second verify in the same millisecond
+        if (causeCode(err) !== 'EEXIST') throw quarantineError(join(this.dir, quarantinedTo), err);
+        quarantinedTo = quarantineFolderName(key, this.now, n); // a second verify in the same millisecond
       }
     }
-    const target = join(base, folder);
+    const target = join(this.dir, quarantinedTo);
     const files: string[] = [];
-    for (const name of [`${key}.json`, `${key}.mender`]) {
+    for (const name of [entryMetaName(key), entryDataName(key)]) {
       try {
         await rename(join(this.dir, name), join(target, name));
         files.push(name);
       } catch (err) {
-        if (errnoCode(err) !== 'ENOENT') throw quarantineError(join(this.dir, name), err);
+        if (causeCode(err) !== 'ENOENT') throw quarantineError(join(this.dir, name), err);
       }
     }
     if (files.length === 0) {
       await rmdir(target).catch(() => undefined); // our own empty folder, nothing of the entry
       return undefined;
     }
-    const quarantinedTo = `${QUARANTINE_DIR}/${folder}`;
     const report = {
       verifiedAt: this.now.toISOString(),
       ...entry,
@@ -449,18 +452,18 @@ function recorded(
   };
 }
 
-function errnoCode(err: unknown): string {
-  const cause = isGatewayError(err) ? err.cause : err;
-  return (cause as NodeJS.ErrnoException | undefined)?.code ?? 'error';
+/** The errno code of `err`, or of the file-system error a `GatewayError` wraps. */
+function causeCode(err: unknown): string {
+  return errnoCode(isGatewayError(err) ? err.cause : err) ?? 'error';
 }
 
 function isPermissionProblem(err: unknown): boolean {
-  const code = errnoCode(err);
+  const code = causeCode(err);
   return code === 'EACCES' || code === 'EPERM';
 }
 
 function quarantineError(path: string, err: unknown): GatewayError {
-  const code = errnoCode(err);
+  const code = causeCode(err);
   const hint =
     code === 'EACCES' || code === 'EPERM'
       ? 'run the command as the user `serve` runs as (or root)'
