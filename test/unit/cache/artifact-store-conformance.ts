@@ -1,15 +1,31 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { readdir, readFile, rename, unlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cacheKeyFor } from '../../../src/core/artifacts/cache-key.js';
 import type {
+  ArtifactEntry,
   ArtifactStore,
   NewArtifactEntry,
   RandomAccessReader,
 } from '../../../src/core/cache/artifact-store.js';
+import { inspectCache, STALE_TEMP_MS } from '../../../src/core/cache/cache-inspect.js';
+import type { CacheInspection } from '../../../src/core/cache/cache-inspect.js';
+import {
+  classify,
+  entryDataName,
+  entryMetaName,
+  fillName,
+  metaTempName,
+  pinMarkerName,
+  quarantineFolderName,
+} from '../../../src/core/cache/cache-layout.js';
+import { verifyCache } from '../../../src/core/cache/cache-verify.js';
+import { EntryPins } from '../../../src/core/cache/entry-pins.js';
 import { isGatewayError } from '../../../src/core/errors.js';
 
 /**
- * The behaviour every `ArtifactStore` must show (style doc habit 7; tus-node-server's
+ * The behaviour every `ArtifactStore` must show (as tus-node-server's
  * `stores.ts`): run with `describeArtifactStoreConformance` against each implementation.
  */
 
@@ -25,6 +41,66 @@ export interface ConformanceOptions {
    * processes change too, so only its plausibility can be checked (disk store).
    */
   freeSpace: 'exact' | 'volume';
+  /**
+   * For a store that keeps its entries in a cache directory: the offline readers
+   * (`cache ls|verify|prune`, which read that directory from another process) must see
+   * exactly what the store wrote. `reopen` makes a second store on the same directory, as
+   * `serve` restarting does. Undefined for a store without files (memory).
+   */
+  offline?: { reopen(location: string): ArtifactStore } | undefined;
+}
+
+/** Above PID_MAX_LIMIT (2^22 on Linux): never a live process, so its files are a crash's. */
+const DEAD_PID = 2 ** 22 + 1;
+
+type Recorded = Pick<
+  ArtifactEntry,
+  | 'key'
+  | 'size'
+  | 'sha256'
+  | 'origin'
+  | 'artifactId'
+  | 'artifactName'
+  | 'createdAt'
+  | 'lastAccessAt'
+  | 'hits'
+  | 'bytesServed'
+>;
+
+/** What both `cache ls` and the store say about complete entries, in key order. */
+function recorded(entries: readonly Recorded[]): Recorded[] {
+  return entries
+    .map(
+      ({
+        key,
+        size,
+        sha256,
+        origin,
+        artifactId,
+        artifactName,
+        createdAt,
+        lastAccessAt,
+        hits,
+        bytesServed,
+      }) => ({
+        key,
+        size,
+        sha256,
+        origin,
+        artifactId,
+        artifactName,
+        createdAt,
+        lastAccessAt,
+        hits,
+        bytesServed,
+      }),
+    )
+    .sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/** `cache ls` of the store's directory; headers are not read (the test bytes are random). */
+function inspect(store: ArtifactStore, now?: Date): Promise<CacheInspection> {
+  return inspectCache(store.location, { readHeaders: false, now });
 }
 
 export function keyOf(name: string): string {
@@ -371,6 +447,153 @@ export function describeArtifactStoreConformance(
       await putEntry(store, 'a', randomBytes(10));
       await store.recordAccess(keyOf('a'), 10);
       await expect(store.close()).resolves.toBeUndefined();
+    });
+
+    const offline = options.offline;
+    if (offline === undefined) return;
+
+    describe('offline readers see what the store wrote', () => {
+      it('after complete fills: the same entries, nothing else, and every hash verifies', async () => {
+        await putEntry(store, 'a', randomBytes(20_000));
+        await putEntry(store, 'b', randomBytes(1));
+        await putEntry(store, 'empty', Buffer.alloc(0));
+        const seen = await inspect(store);
+        expect(recorded(seen.entries)).toEqual(recorded(store.list()));
+        expect(seen.entries.every((e) => !e.inUse)).toBe(true);
+        expect(seen.fills).toEqual([]);
+        expect(seen.debris).toEqual([]);
+        expect(seen.totals).toMatchObject({ entries: 3, bytes: 20_001 });
+
+        const verified = await verifyCache(store.location, { quarantine: false });
+        expect(verified.entries.map((e) => [e.key, e.status]).sort()).toEqual(
+          [keyOf('a'), keyOf('b'), keyOf('empty')].sort().map((key) => [key, 'ok']),
+        );
+      });
+
+      it('mid-fill: a fill of this live process, not an entry and not debris', async () => {
+        await putEntry(store, 'b', randomBytes(100));
+        const writer = await store.beginWrite(keyOf('a'));
+        try {
+          await writer.write(randomBytes(3_000));
+          const seen = await inspect(store);
+          expect(seen.fills).toEqual([
+            expect.objectContaining({ key: keyOf('a'), pid: process.pid, bytesOnDisk: 3_000 }),
+          ]);
+          expect(classify(seen.fills[0]!.file)).toEqual({ kind: 'fill', key: keyOf('a'), pid: process.pid });
+          expect(recorded(seen.entries)).toEqual(recorded(store.list()));
+          expect(store.get(keyOf('a'))).toBeUndefined();
+          expect(seen.debris).toEqual([]);
+
+          const verified = await verifyCache(store.location, { quarantine: false });
+          expect(verified.fillsInProgress).toBe(1);
+          expect(verified.entries.map((e) => e.key)).toEqual([keyOf('b')]);
+        } finally {
+          await writer.abort();
+        }
+        const after = await inspect(store);
+        expect(after.fills).toEqual([]);
+        expect(after.debris).toEqual([]);
+      });
+
+      it('with a pin held: in use while pinned, and no longer once released', async () => {
+        await putEntry(store, 'a', randomBytes(100));
+        await putEntry(store, 'b', randomBytes(100));
+        const pins = new EntryPins(store.location);
+        await pins.pin(keyOf('a'));
+        const pinned = await inspect(store);
+        expect(pinned.entries.find((e) => e.key === keyOf('a'))?.inUse).toBe(true);
+        expect(pinned.entries.find((e) => e.key === keyOf('b'))?.inUse).toBe(false);
+        expect(classify(pinMarkerName(keyOf('a')))).toEqual({
+          kind: 'pin-marker',
+          key: keyOf('a'),
+          pid: process.pid,
+        });
+        expect(pinned.debris).toEqual([]);
+        await pins.clear();
+        expect((await inspect(store)).entries.every((e) => !e.inUse)).toBe(true);
+      });
+
+      it('after a crash: debris is exactly what the restarted store removes', async () => {
+        const dir = store.location;
+        await putEntry(store, 'kept', randomBytes(500));
+        // Killed mid-fill: the .partial of a process that is gone.
+        const writer = await store.beginWrite(keyOf('fill'));
+        await writer.write(randomBytes(700));
+        const [partial] = (await readdir(dir)).filter((name) => classify(name).kind === 'fill');
+        const deadFill = fillName(keyOf('fill'), DEAD_PID);
+        await rename(join(dir, partial!), join(dir, deadFill));
+        await writer.abort();
+        // Killed while publishing: metadata written, bytes never renamed from the .partial.
+        await putEntry(store, 'publishing', randomBytes(300));
+        const deadPublish = fillName(keyOf('publishing'), DEAD_PID);
+        await rename(join(dir, entryDataName(keyOf('publishing'))), join(dir, deadPublish));
+        // Killed while removing: metadata unlinked, bytes not yet.
+        await putEntry(store, 'removing', randomBytes(200));
+        await unlink(join(dir, entryMetaName(keyOf('removing'))));
+        // Killed while rewriting metadata: the temporary stays behind.
+        const temp = metaTempName(keyOf('kept'));
+        await writeFile(join(dir, temp), '{"half":');
+        const old = new Date(Date.now() - STALE_TEMP_MS - 60_000);
+        await utimes(join(dir, temp), old, old);
+
+        const seen = await inspect(store);
+        expect(seen.debris.map((d) => [d.file, d.kind])).toEqual(
+          [
+            [deadFill, 'dead-fill'],
+            [deadPublish, 'dead-fill'],
+            [entryMetaName(keyOf('publishing')), 'metadata-without-bytes'],
+            [entryDataName(keyOf('removing')), 'bytes-without-metadata'],
+            [temp, 'stale-temp'],
+          ].sort((a, b) => a[0]!.localeCompare(b[0]!)),
+        );
+        expect(seen.entries.map((e) => e.key)).toEqual([keyOf('kept')]);
+
+        await store.close();
+        const restarted = offline.reopen(dir);
+        try {
+          const report = await restarted.open();
+          expect([...report.removed].sort()).toEqual(seen.debris.map((d) => d.file).sort());
+          expect(recorded(restarted.list())).toEqual(recorded(seen.entries));
+          const after = await inspect(restarted);
+          expect(after.debris).toEqual([]);
+          expect(recorded(after.entries)).toEqual(recorded(restarted.list()));
+        } finally {
+          await restarted.close();
+        }
+      });
+
+      it('with a quarantined entry: gone for the readers and for the store alike', async () => {
+        const now = new Date('2024-05-01T12:00:00.000Z');
+        const data = randomBytes(1_000);
+        await putEntry(store, 'bad', data);
+        await putEntry(store, 'good', randomBytes(1_000));
+        const path = join(store.location, entryDataName(keyOf('bad')));
+        const bytes = await readFile(path);
+        bytes[10] = bytes[10]! ^ 0xff;
+        await writeFile(path, bytes);
+
+        const verified = await verifyCache(store.location, { now });
+        const moved = verified.entries.find((e) => e.key === keyOf('bad'));
+        expect(moved).toMatchObject({ status: 'hash-mismatch', action: 'quarantined' });
+        expect(moved?.quarantinedTo).toBe(quarantineFolderName(keyOf('bad'), now));
+        expect(classify(moved!.quarantinedTo!)).toEqual({ kind: 'quarantined-entry', key: keyOf('bad') });
+
+        const seen = await inspect(store);
+        expect(seen.entries.map((e) => e.key)).toEqual([keyOf('good')]);
+        expect(seen.debris).toEqual([]);
+        // The running store finds the bytes gone: a miss, and the entry leaves its index.
+        expect(await store.openReader(keyOf('bad'))).toBeUndefined();
+        expect(recorded(store.list())).toEqual(recorded(seen.entries));
+
+        await store.close();
+        const restarted = offline.reopen(store.location);
+        try {
+          expect(await restarted.open()).toEqual({ entries: 1, removed: [] });
+          expect(recorded(restarted.list())).toEqual(recorded(seen.entries));
+        } finally {
+          await restarted.close();
+        }
+      });
     });
   });
 }

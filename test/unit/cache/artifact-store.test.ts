@@ -29,5 +29,5 @@ describeArtifactStoreConformance(
       },
     };
   },
-  { freeSpace: 'volume' },
+  { freeSpace: 'volume', offline: { reopen: (location) => new DiskArtifactStore(location) } },
 );
