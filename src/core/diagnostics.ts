@@ -26,6 +26,8 @@ export const CHANNELS = {
   fillFinished: channel('mender-gw:cache:fill-finished'),
   fillFailed: channel('mender-gw:cache:fill-failed'),
   evicted: channel('mender-gw:cache:evicted'),
+  /** The cache answered a download: hit, miss (a fill started), coalesced (joined a fill), bypass. */
+  cacheLookup: channel('mender-gw:cache:lookup'),
 } as const;
 
 export interface ScopedMessage {
@@ -44,6 +46,9 @@ export interface TunnelClosedMessage extends ScopedMessage {
 export interface MtlsVerdictMessage extends ScopedMessage {
   accepted: boolean;
 }
+export interface CacheLookupMessage extends ScopedMessage {
+  result: 'hit' | 'miss' | 'coalesced' | 'bypass';
+}
 export interface FillFinishedMessage extends ScopedMessage {
   size: number;
 }
@@ -59,6 +64,7 @@ interface Messages {
   fillFinished: FillFinishedMessage;
   fillFailed: ScopedMessage;
   evicted: ScopedMessage;
+  cacheLookup: CacheLookupMessage;
 }
 
 type ChannelName = keyof typeof CHANNELS & keyof Messages;
@@ -91,6 +97,9 @@ export class Instrumentation {
   }
   evicted(): void {
     this.#publish('evicted', { scope: this });
+  }
+  cacheLookup(result: CacheLookupMessage['result']): void {
+    this.#publish('cacheLookup', { scope: this, result });
   }
 
   /**

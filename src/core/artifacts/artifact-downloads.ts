@@ -14,7 +14,7 @@ import { decideRange } from './byte-range.js';
 import { checkStorageTarget } from './storage-target.js';
 import { ARTIFACT_ROUTE, PROXY_ROUTE, decodeProxyLink } from './artifact-link.js';
 import type { ArtifactLinkSigner } from './artifact-link.js';
-import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { Instrumentation } from '../diagnostics.js';
 import { discardBody } from '../http/discard-body.js';
 
 export const MENDER_ARTIFACT_TYPE = 'application/vnd.mender-artifact';
@@ -39,7 +39,7 @@ export interface ArtifactDownloadsOptions {
   cache: ArtifactCache | undefined;
   fetchOrigin: OriginFetcher;
   logger: Logger;
-  metrics?: GatewayMetrics;
+  instrumentation?: Instrumentation;
 }
 
 interface Representation {
@@ -119,19 +119,15 @@ export class ArtifactDownloads {
     const { res } = exchange;
     // The pin is the exchange's: released when the exchange ends, however early.
     const lookup = await cache.acquire(claims, exchange.lifetime);
-    const metrics = this.options.metrics;
     const [result, source] =
       lookup.kind === 'entry'
         ? (['hit', 'cache'] as const)
         : lookup.kind === 'fill'
           ? ([lookup.started ? 'miss' : 'coalesced', 'fill'] as const)
           : (['bypass', 'upstream'] as const);
-    metrics?.cacheRequests.inc({ result });
-    res.once('close', () => {
-      metrics?.cacheBytesServed.inc({ source }, exchange.bytesOut);
-      // The request that started a fill paid for its bytes on the uplink; every other one did not.
-      if (result === 'hit' || result === 'coalesced') metrics?.bytesSaved.inc(exchange.bytesOut);
-    });
+    // Counted now; the bytes it served are counted when the exchange ends (metrics-subscriber.ts).
+    exchange.cacheLookup = { result, source };
+    this.options.instrumentation?.cacheLookup(result);
     switch (lookup.kind) {
       case 'entry': {
         const { entry } = lookup;

@@ -12,7 +12,6 @@ import { ArtifactDownloads } from './artifact-downloads.js';
 import { ArtifactLinkSigner, proxyLink } from './artifact-link.js';
 import type { GatewayLink } from './deployment-rewrite.js';
 import { NextRewriteRelay } from './next-rewrite-relay.js';
-import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { Instrumentation } from '../diagnostics.js';
 
 export interface ArtifactsFeature {
@@ -37,7 +36,6 @@ export async function createArtifactsFeature(
   relay: DeviceApiRelay,
   dispatcher: Dispatcher,
   logger: Logger,
-  metrics: GatewayMetrics,
   instrumentation: Instrumentation,
 ): Promise<ArtifactsFeature | undefined> {
   const proxyConfig = config.artifactsProxy;
@@ -102,7 +100,7 @@ export async function createArtifactsFeature(
     cache,
     fetchOrigin,
     logger,
-    metrics,
+    instrumentation,
   });
   return {
     next,

@@ -16,7 +16,13 @@ export function subscribeMetrics(instrumentation: Instrumentation, metrics: Gate
       };
       metrics.requests.inc(labels);
       metrics.responseBytes.inc(labels, exchange.bytesOut);
-      const { outcome } = exchange;
+      const { outcome, cacheLookup } = exchange;
+      if (cacheLookup !== undefined) {
+        metrics.cacheBytesServed.inc({ source: cacheLookup.source }, exchange.bytesOut);
+        // The download that started a fill paid for its bytes on the uplink; every other one did not.
+        if (cacheLookup.result === 'hit' || cacheLookup.result === 'coalesced')
+          metrics.bytesSaved.inc(exchange.bytesOut);
+      }
       if (outcome.kind === 'upstream-failed') metrics.upstreamErrors.inc({ code: outcome.error.code });
       else if (outcome.kind === 'storage-failed') metrics.storageErrors.inc({ code: outcome.error.code });
     }),
@@ -39,6 +45,7 @@ export function subscribeMetrics(instrumentation: Instrumentation, metrics: Gate
       metrics.fills.inc({ outcome: 'failed' });
     }),
     instrumentation.on('evicted', () => metrics.evictions.inc()),
+    instrumentation.on('cacheLookup', ({ result }) => metrics.cacheRequests.inc({ result })),
   ];
   return () => {
     for (const unsubscribe of off) unsubscribe();

@@ -33,6 +33,12 @@ export type ExchangeOutcome =
   /** A bug or a gateway-side failure. */
   | { kind: 'internal'; error: GatewayError };
 
+/** How the cache answered a download: a complete entry, a fill started or joined, or bypassed. */
+export interface CacheLookup {
+  result: 'hit' | 'miss' | 'coalesced' | 'bypass';
+  source: 'cache' | 'fill' | 'upstream';
+}
+
 /** Which far side a `remote` error came from, for the exchange's outcome. */
 export type RemoteSide = 'upstream' | 'storage';
 
@@ -55,6 +61,8 @@ export class Exchange {
   /** Response body bytes written to the device. */
   bytesOut = 0;
   outcome: ExchangeOutcome = COMPLETED;
+  /** How the artifact cache answered this download, if it did (for the bytes-saved metrics). */
+  cacheLookup: CacheLookup | undefined;
   /** Set for a WebSocket tunnel, whose status is not the response object's. */
   statusOverride: number | undefined;
 

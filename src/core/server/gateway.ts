@@ -74,7 +74,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const instrumentation = new Instrumentation();
   const metrics = new GatewayMetrics();
   const relay = new DeviceApiRelay(config.upstream.url, dispatcher, instrumentation);
-  const artifacts = await createArtifactsFeature(config, relay, dispatcher, logger, metrics, instrumentation);
+  const artifacts = await createArtifactsFeature(config, relay, dispatcher, logger, instrumentation);
   const mtls = await createMtlsFeature(config, relay, dispatcher, logger, metrics);
   const readiness = new ReadinessProbe(
     config.upstream.url,
