@@ -127,6 +127,10 @@ export function buildGatewayConfig(
         CONFIG_DEFAULTS.deviceHeadersTimeout,
       ),
     },
+    drain: {
+      enabled: raw.Drain?.Enabled ?? CONFIG_DEFAULTS.drainEnabled,
+      periodMs: durationMs(raw.Drain?.Period, CONFIG_DEFAULTS.drainPeriod),
+    },
     timeouts: {
       connectMs: durationMs(upstream.ConnectTimeout, CONFIG_DEFAULTS.connectTimeout),
       headersMs: durationMs(upstream.ResponseTimeout, CONFIG_DEFAULTS.responseTimeout),

@@ -47,6 +47,9 @@ export const CONFIG_DEFAULTS = {
   responseTimeout: '60s',
   bodyIdleTimeout: '5m',
   shutdownGracePeriod: '30s',
+  /** mender-gw extension (docs/operator-guide.md, failover): off, so SIGTERM behaves as before. */
+  drainEnabled: false,
+  drainPeriod: '30s',
   /**
    * mender-gw extensions (issue #7). 1024 connections per address leaves room for ~500 devices
    * behind one NAT address (a device keeps one or two connections; the mTLS load test sends 500

@@ -325,6 +325,19 @@ export const rawConfigSchema = z
         }).optional(),
       })
       .optional(),
+    Drain: z
+      .object({
+        Enabled: bool(
+          'mender-gw extension: on SIGTERM, drain for Drain.Period before shutting down (devices re-authenticate elsewhere).',
+        ).optional(),
+        Period: goDuration({
+          allowZero: true,
+          description:
+            'mender-gw extension: how long a drain lasts after SIGTERM before the shutdown starts.',
+          zeroMeans: 'shuts down at once',
+        }).optional(),
+      })
+      .optional(),
     ShutdownGracePeriod: goDuration({
       allowZero: true,
       description: 'mender-gw extension: how long transfers may continue after SIGTERM.',

@@ -170,6 +170,8 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
 
   // Process lifecycle (protocol doc §7 "Graceful restart")
   { env: 'SHUTDOWN_GRACE_PERIOD', path: ['ShutdownGracePeriod'], kind: 'duration', extension: true },
+  { env: 'DRAIN_ENABLED', path: ['Drain', 'Enabled'], kind: 'bool', extension: true },
+  { env: 'DRAIN_PERIOD', path: ['Drain', 'Period'], kind: 'duration', extension: true },
 ];
 
 const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);

@@ -94,6 +94,17 @@ export interface GatewayConfig {
     headersTimeoutMs: number;
   };
 
+  /**
+   * mender-gw extension: before shutting down on SIGTERM, answer devices so that they
+   * authenticate again with the next server of their `Servers` list (docs/operator-guide.md).
+   */
+  drain: {
+    /** Whether SIGTERM drains first (SIGUSR2 drains whatever this says). */
+    enabled: boolean;
+    /** How long the drain lasts before the shutdown begins. */
+    periodMs: number;
+  };
+
   /** Timeouts for the upstream link (milliseconds). */
   timeouts: {
     connectMs: number;

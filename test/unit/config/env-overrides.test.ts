@@ -54,6 +54,8 @@ describe('environment overrides (protocol doc §6.2)', () => {
     ).toEqual([
       'DEVICE_CONNECTIONS_HEADERS_TIMEOUT',
       'DEVICE_CONNECTIONS_MAX_PER_IP',
+      'DRAIN_ENABLED',
+      'DRAIN_PERIOD',
       'MTLS_ALLOW_DEVICE_API_ON_HTTP',
       'SHUTDOWN_GRACE_PERIOD',
       'UPSTREAM_SERVER_BODY_IDLE_TIMEOUT',
