@@ -13,7 +13,9 @@ export default class Serve extends GatewayCommand {
 
   static override description = `Devices talk to the gateway as if it were the Mender server. Everything under /api/devices/ is relayed to UpstreamServer.URL; GET /api/internal/v1/gateway/alive answers 204; every other path answers 404.
 
-Logs are JSON lines on stdout. SIGTERM or SIGINT stops accepting connections, lets transfers in flight finish within ShutdownGracePeriod, and exits 0.`;
+Logs are JSON lines on stdout. SIGTERM or SIGINT stops accepting connections, lets transfers in flight finish within ShutdownGracePeriod, and exits 0.
+
+With Drain.Enabled, SIGTERM first drains for Drain.Period: device calls get 401 and auth requests 503, so devices authenticate again with the next server of their Servers list; /ready answers 503; downloads go on. A second SIGTERM, or SIGINT, shuts down at once. SIGUSR2 starts a drain that does not end: the gateway keeps draining until it is stopped.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --config /etc/mender/mender-gateway.conf',
@@ -47,14 +49,34 @@ Logs are JSON lines on stdout. SIGTERM or SIGINT stops accepting connections, le
       const gateway = await createGateway(config, { logger });
       await gateway.start();
       await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals): void => {
-          logger.info({ signal }, 'signal received');
+        let draining = false;
+        let closing = false;
+        const shutdown = (): void => {
+          if (closing) return;
+          closing = true;
           process.off('SIGTERM', stop);
           process.off('SIGINT', stop);
+          process.off('SIGUSR2', drainNow);
           gateway.close().then(resolve, resolve);
         };
+        function stop(signal: NodeJS.Signals): void {
+          logger.info({ signal }, 'signal received');
+          // Drain first on the first SIGTERM only; a second SIGTERM, or SIGINT, stops now.
+          if (signal === 'SIGTERM' && config.drain.enabled && !draining) {
+            draining = true;
+            gateway.drain().then(shutdown, shutdown);
+            return;
+          }
+          shutdown();
+        }
+        // An operator's drain: it lasts until the gateway is stopped.
+        function drainNow(signal: NodeJS.Signals): void {
+          logger.info({ signal }, 'signal received');
+          void gateway.drain();
+        }
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
+        process.on('SIGUSR2', drainNow);
       });
       logger.flush();
     } catch (err) {

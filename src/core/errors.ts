@@ -78,6 +78,14 @@ export const ERROR_CODES = {
   MGW_SETUP_INVALID_INPUT: { exitCode: 2, httpStatus: 400, blame: 'gateway' },
   /** The gateway is shutting down and takes no new tunnels or exchanges. */
   MGW_SHUTTING_DOWN: { exitCode: 1, httpStatus: 503, blame: 'gateway' },
+  /**
+   * The gateway is draining (SIGTERM with Drain.Enabled, or SIGUSR2): a device call other than an
+   * auth request gets 401, so the current Mender client authenticates again, which is when it
+   * moves to the next server of its `Servers` list (docs/protocol.md §8.4). Never an upstream failure.
+   */
+  MGW_DRAINING_REAUTHENTICATE: { exitCode: 1, httpStatus: 401, blame: 'gateway' },
+  /** The gateway is draining: auth requests and WebSocket upgrades get 503 with Retry-After. */
+  MGW_DRAINING: { exitCode: 1, httpStatus: 503, blame: 'gateway' },
   /** Wrong command-line usage: unknown command or flag, missing or unexpected argument, bad flag value. */
   MGW_USAGE: { exitCode: 2, httpStatus: 400, blame: 'gateway' },
   /** Anything we did not anticipate: a bug. */

@@ -32,6 +32,7 @@ import { subscribeAccessLog } from './access-log.js';
 import { watchTlsHandshakes } from './tls-events.js';
 import { aliveEndpoint, mtlsAdmission, pathPolicy, readyEndpoint } from './gateway-endpoints.js';
 import { tunnelInterceptor, upgradeWithBody } from './tunnel-interceptor.js';
+import { drainInterceptor } from './drain.js';
 import type { Interceptor } from './interceptor.js';
 import { setBodyIdleTimeout } from '../http/read-body.js';
 import { ARTIFACT_ROUTE } from '../artifacts/artifact-link.js';
@@ -57,6 +58,15 @@ export interface Gateway {
    * mender-connect reconnects by itself.
    */
   close(): Promise<void>;
+  /**
+   * Start draining (idempotent; SIGTERM with `Drain.Enabled`, and SIGUSR2): device calls get 401
+   * and auth requests 503, so devices authenticate again with the next server of their `Servers`
+   * list; `/ready` answers 503; downloads go on. Resolves once `Drain.Period` has passed since the
+   * first call (or at close); the gateway keeps draining until it is closed.
+   */
+  drain(): Promise<void>;
+  /** Whether {@link drain} was called. */
+  readonly draining: boolean;
 }
 
 /**
@@ -76,17 +86,17 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const relay = new DeviceApiRelay(config.upstream.url, dispatcher, instrumentation);
   const artifacts = await createArtifactsFeature(config, relay, dispatcher, logger, instrumentation);
   const mtls = await createMtlsFeature(config, relay, dispatcher, logger, metrics);
+  const listeners = createDeviceListeners(config, serverTls, mtls?.clientCa);
+  const lifecycle = new Lifecycle(listeners, config.timeouts.shutdownGraceMs, logger, config.drain.periodMs);
   const readiness = new ReadinessProbe(
     config.upstream.url,
     dispatcher,
     artifacts?.cache === undefined ? undefined : config.artifactsProxy.cache.path,
     () => artifacts?.cache?.diskFault,
     () => mtls?.blacklistStatus(),
+    () => lifecycle.draining,
   );
   logStartupWarnings(config, proxy, logger);
-
-  const listeners = createDeviceListeners(config, serverTls, mtls?.clientCa);
-  const lifecycle = new Lifecycle(listeners, config.timeouts.shutdownGraceMs, logger);
   const chain = interceptorChain(config, {
     relay,
     readiness,
@@ -135,6 +145,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   return {
     metrics,
     config,
+    get draining() {
+      return lifecycle.draining;
+    },
+    drain: () => lifecycle.drain(),
     async start() {
       if (started) throw new Error('gateway already started');
       started = true;
@@ -180,7 +194,7 @@ interface ChainParts {
 
 /**
  * The request pipeline, in order: the gateway's own endpoints and path policy, mTLS admission,
- * upgrades, then the intercepted device-API endpoints of the enabled features, and the relay for
+ * the drain (while draining), upgrades, then the intercepted device-API endpoints of the enabled features, and the relay for
  * everything else, so new device endpoints pass through without a code change.
  */
 function interceptorChain(config: GatewayConfig, parts: ChainParts): Interceptor[] {
@@ -188,6 +202,8 @@ function interceptorChain(config: GatewayConfig, parts: ChainParts): Interceptor
   const bodyIdleMs = config.timeouts.bodyIdleMs;
   const chain: Interceptor[] = [aliveEndpoint, readyEndpoint(parts.readiness), pathPolicy];
   if (mtls !== undefined) chain.push(mtlsAdmission(mtls.policy, mtls.allowDeviceApiOnHttp));
+  // Right after admission, so /alive and /ready keep answering and nothing is relayed upstream.
+  chain.push(drainInterceptor(parts.lifecycle, Math.max(1, Math.ceil(config.drain.periodMs / 1000))));
   chain.push(
     bodyIdleLimit(bodyIdleMs),
     upgradeWithBody,

@@ -19,15 +19,51 @@ export class Lifecycle {
   readonly #active = new Set<Exchange>();
   #closing = false;
   #drained: (() => void) | undefined;
+  #drain: { over: Promise<void>; finish: () => void } | undefined;
 
   constructor(
     private readonly listeners: readonly DeviceListener[],
     private readonly graceMs: number,
     private readonly logger: Logger,
+    /** `Drain.Period`: how long {@link drain}'s promise takes. */
+    private readonly drainMs = 0,
   ) {}
 
   get closing(): boolean {
     return this.#closing;
+  }
+
+  /** True from the first {@link drain} on; there is no way back short of a restart. */
+  get draining(): boolean {
+    return this.#drain !== undefined;
+  }
+
+  /**
+   * Start draining (idempotent): the listeners stay open, the drain interceptor answers new
+   * device calls (`drain.ts`). Resolves once `Drain.Period` has passed since the first call, or
+   * at close, whichever comes first; exchanges already under way are never touched.
+   */
+  drain(): Promise<void> {
+    if (this.#drain === undefined) {
+      this.logger.warn(
+        { periodMs: this.drainMs, inFlight: this.#active.size },
+        'draining: devices are sent to authenticate again elsewhere',
+      );
+      let resolve!: () => void;
+      const over = new Promise<void>((r) => (resolve = r));
+      const timer = setTimeout(() => {
+        this.logger.info('drain period over');
+        resolve();
+      }, this.drainMs);
+      this.#drain = {
+        over,
+        finish: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+    }
+    return this.#drain.over;
   }
 
   started(exchange: Exchange): void {
@@ -55,6 +91,7 @@ export class Lifecycle {
   async close(): Promise<boolean> {
     if (this.#closing) return false;
     this.#closing = true;
+    this.#drain?.finish();
     this.logger.info({ inFlight: this.#active.size, tunnels: this.tunnels.size }, 'shutting down');
     const serversClosed = Promise.all(this.listeners.map((l) => closeServer(l.server)));
     for (const l of this.listeners) l.server.closeIdleConnections();

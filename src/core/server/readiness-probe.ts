@@ -30,6 +30,11 @@ export interface ReadinessReport {
    * A refused reload leaves readiness as it is: the previous list still protects every listener.
    */
   blacklist: BlacklistStatus | undefined;
+  /**
+   * The gateway is draining (SIGTERM with `Drain.Enabled`, or SIGUSR2): never ready, so a load
+   * balancer or a health check moves traffic away with the devices (docs/operator-guide.md).
+   */
+  draining: boolean;
 }
 
 /** Probe results are reused this long, so a probe storm never becomes an upstream storm. */
@@ -54,6 +59,7 @@ export class ReadinessProbe {
     private readonly cacheFault: () => { code: string; message: string; at: string } | undefined = () =>
       undefined,
     private readonly blacklist: () => BlacklistStatus | undefined = () => undefined,
+    private readonly draining: () => boolean = () => false,
   ) {}
 
   /**
@@ -91,7 +97,15 @@ export class ReadinessProbe {
     // A broken cache volume does not make the gateway unready: it still serves every update,
     // from storage (issue #7 item 2). Taking it out of a load balancer would fail them instead.
     const degraded = cache !== undefined && (cache.error !== undefined || cache.fault !== undefined);
-    return { ready: upstream.reachable, degraded, upstream, cache, blacklist: this.blacklist() };
+    const draining = this.draining();
+    return {
+      ready: upstream.reachable && !draining,
+      degraded,
+      upstream,
+      cache,
+      blacklist: this.blacklist(),
+      draining,
+    };
   }
 
   #probeUpstream(): Promise<ReadinessReport['upstream']> {

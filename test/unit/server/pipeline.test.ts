@@ -7,6 +7,7 @@ import { runPipeline } from '../../../src/core/server/interceptor.js';
 import type { Interceptor } from '../../../src/core/server/interceptor.js';
 import { aliveEndpoint, mtlsAdmission, pathPolicy } from '../../../src/core/server/gateway-endpoints.js';
 import type { PeerPolicy } from '../../../src/core/mtls/client-certificate-check.js';
+import { drainInterceptor } from '../../../src/core/server/drain.js';
 
 /** An exchange on an unconnected socket: what interceptors see, without a server. */
 function fakeExchange(method: string, url: string, listener: 'http' | 'https' = 'http'): Exchange {
@@ -110,5 +111,39 @@ describe('request pipeline', () => {
     exchange.end();
     exchange.end();
     expect(ended).toBe(1);
+  });
+});
+
+describe('drain interceptor', () => {
+  const state = { draining: false };
+  const drain = drainInterceptor(state, 30);
+
+  it('matches nothing until the gateway drains, then every device call but downloads', () => {
+    const poll = fakeExchange('POST', '/api/devices/v2/deployments/device/deployments/next');
+    expect(drain.matches(poll)).toBe(false);
+    state.draining = true;
+    expect(drain.matches(poll)).toBe(true);
+    expect(
+      drain.matches(fakeExchange('GET', '/api/devices/v1/gateway/artifacts/abc?x-men-signature=s')),
+    ).toBe(false);
+    expect(
+      drain.matches(fakeExchange('GET', '/api/devices/v1/deployments/download/configuration/d/a/c')),
+    ).toBe(false);
+  });
+
+  it('answers 401 to a device call and 503 + Retry-After to an auth request, never as an upstream failure', async () => {
+    state.draining = true;
+    const poll = fakeExchange('PUT', '/api/devices/v1/inventory/device/attributes');
+    await drain.handle(poll, () => Promise.reject(new Error('must not pass')));
+    expect(poll.res.statusCode).toBe(401);
+    expect(poll.error?.code).toBe('MGW_DRAINING_REAUTHENTICATE');
+    expect(poll.outcome.kind).not.toBe('upstream-failed');
+
+    const auth = fakeExchange('POST', '/api/devices/v1/authentication/auth_requests');
+    await drain.handle(auth, () => Promise.reject(new Error('must not pass')));
+    expect(auth.res.statusCode).toBe(503);
+    expect(auth.res.getHeader('retry-after')).toBe('30');
+    expect(auth.error?.code).toBe('MGW_DRAINING');
+    expect(auth.outcome.kind).not.toBe('upstream-failed');
   });
 });
