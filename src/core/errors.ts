@@ -82,6 +82,7 @@ export const ERROR_CODES = {
    * The gateway is draining (SIGTERM with Drain.Enabled, or SIGUSR2): a device call other than an
    * auth request gets 401, so the current Mender client authenticates again, which is when it
    * moves to the next server of its `Servers` list (docs/protocol.md §8.4). Never an upstream failure.
+   * Answered without a body (see `server/drain.ts`).
    */
   MGW_DRAINING_REAUTHENTICATE: { exitCode: 1, httpStatus: 401, blame: 'gateway' },
   /** The gateway is draining: auth requests and WebSocket upgrades get 503 with Retry-After. */

@@ -44,11 +44,23 @@ export function drainInterceptor(
           }),
         );
       } else {
-        exchange.fail(
+        exchange.record(
           new GatewayError('MGW_DRAINING_REAUTHENTICATE', 'Unauthorized: this gateway is draining', {
             hint: 'The device authenticates again, with the next server of its Servers list.',
           }),
         );
+        // No body, unlike the gateway's other errors: the 5.1 client reads none on a 401 (it
+        // authenticates and retries), and a body it did not read fails the original call as
+        // well, so mender-update handles the poll twice and aborts. See
+        // https://github.com/mendersoftware/mender/blob/5.1.0/src/api/client.cpp and
+        // https://github.com/mendersoftware/mender/blob/5.1.0/src/common/http/platform/beast/http.cpp
+        // (BodyIgnoredError). The request id goes in Mender's header instead.
+        exchange.res.writeHead(401, {
+          'content-length': 0,
+          'cache-control': 'no-store',
+          'x-men-requestid': exchange.id,
+        });
+        exchange.res.end();
       }
       return Promise.resolve();
     },
