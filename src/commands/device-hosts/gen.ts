@@ -27,7 +27,7 @@ export default class DeviceHostsGen extends GatewayCommand {
 
   static override description = `Devices on the segregated network must resolve the gateway's name to its address there, and check its certificate against that name. This command derives both from the gateway's configuration (--config: the GatewayURL host and the DNS names of HTTPS.ServerCertificate) and the address(es) given with --ip, and prints them as /etc/hosts lines, a dnsmasq snippet (host-record= lines) or JSON.
 
-Each --ip is one gateway: ADDR, ADDR,ADDR (one gateway with an IPv4 and an IPv6 address) or NAME=ADDR. The first is the primary; it gets every configuration name and every --alias. The others are standbys and need a NAME of their own: the Mender client fails over between the URLs of its Servers list, so each gateway needs its own URL.
+Each --ip is one gateway: ADDR, ADDR,ADDR (one gateway with an IPv4 and an IPv6 address) or NAME=ADDR. The first is the primary; it gets every configuration name and every --alias. The others are standbys and need a NAME of their own: the Mender client fails over between the URLs of its Servers list, so each gateway needs its own URL. A current (5.x) client changes server only when it authenticates again: drain the primary before planned maintenance (Drain.Enabled, or SIGUSR2; see docs/operator-guide.md).
 
 --mender-conf FILE (or "-" for stdout when --out is a file) also writes the mender.conf fragment: ServerURL (one gateway) or Servers (primary first, then standbys), and ServerCertificate (the CA of the gateway's certificate, at --server-certificate-path on the device). With --format json the fragment is part of the document as "menderConf".
 
