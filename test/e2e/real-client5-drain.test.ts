@@ -88,7 +88,7 @@ describeWithMender5('Mender 5.1 client and a draining primary gateway', () => {
     await device?.destroy();
     for (const gw of gateways) await gw.serve.stop();
     await (upstream as FakeUpstream | undefined)?.close();
-    if (work !== undefined) await rm(work, { recursive: true, force: true });
+    if ((work as string | undefined) !== undefined) await rm(work, { recursive: true, force: true });
   });
 
   it('re-authenticates through the standby after the primary starts draining, and polls there', async () => {
