@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../errors.js';
+import { ARTIFACT_ROUTE, PROXY_ROUTE } from '../http/device-path.js';
 import { cacheKeyFor, isCacheKey } from './cache-key.js';
 import { parseStorageUrl } from './storage-url.js';
 
@@ -19,8 +20,7 @@ import { parseStorageUrl } from './storage-url.js';
  * `x-men-*` parameter in a fixed order.
  */
 
-export const ARTIFACT_ROUTE = '/api/devices/v1/gateway/artifacts/';
-export const PROXY_ROUTE = `${ARTIFACT_ROUTE}proxy/`;
+export { ARTIFACT_ROUTE, PROXY_ROUTE };
 
 export interface CacheLinkClaims {
   key: string;

@@ -13,6 +13,9 @@ export const DEVICE_API_PREFIX = '/api/devices/';
 export const ALIVE_PATH = '/api/internal/v1/gateway/alive';
 /** Readiness: upstream link and cache volume (issue #5 item 4); ours, not Mender Gateway's. */
 export const READY_PATH = '/api/internal/v1/gateway/ready';
+/** Gateway download links (`artifacts/artifact-link.ts`): cache mode, then proxy mode. */
+export const ARTIFACT_ROUTE = '/api/devices/v1/gateway/artifacts/';
+export const PROXY_ROUTE = `${ARTIFACT_ROUTE}proxy/`;
 
 export type PathVerdict = 'device-api' | 'alive' | 'ready' | 'not-found' | 'unsafe';
 

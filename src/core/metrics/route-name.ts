@@ -1,5 +1,10 @@
-import { ARTIFACT_ROUTE, PROXY_ROUTE } from '../artifacts/artifact-link.js';
-import { ALIVE_PATH, DEVICE_API_PREFIX, READY_PATH } from '../http/device-path.js';
+import {
+  ALIVE_PATH,
+  ARTIFACT_ROUTE,
+  DEVICE_API_PREFIX,
+  PROXY_ROUTE,
+  READY_PATH,
+} from '../http/device-path.js';
 
 /**
  * The route template a request matched, for metric labels (protocol doc §6.6: Mender Gateway
