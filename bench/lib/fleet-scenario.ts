@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startFakeUpstream } from '../../test/fake-upstream/index.js';
-import type { FakeState, FakeUpstream } from '../../test/fake-upstream/index.js';
+import { startFakeUpstream } from '../../test/support/fake-upstream/index.js';
+import type { FakeState, FakeUpstream } from '../../test/support/fake-upstream/index.js';
 import type { FleetRunResult, FleetRunSpec } from '../client/fleet-devices.js';
 import { startFleetProcess } from './fleet-process.js';
 import type { FleetProcess } from './fleet-process.js';
@@ -235,7 +235,7 @@ async function fleetRun(
  * Issue #6, Fleet: N simulated mender-client 3.x devices (test/support/fleet.ts: real signed auth
  * requests, inventory, v2 deployments/next, download with some Range resumes checked by SHA-256,
  * status reports, re-auth, success) once through `mender-gw serve` (artifact cache on, HTTPS to
- * devices) and once directly against the fake upstream (test/fake-upstream), alternating which
+ * devices) and once directly against the fake upstream (test/support/fake-upstream), alternating which
  * goes first, with a fresh artifact and deployment for every run. Then the gateway's memory per
  * open WebSocket tunnel (bench/lib/tunnel-memory.ts).
  *

@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { startFakeUpstream } from '../fake-upstream/index.js';
-import type { FakeUpstream } from '../fake-upstream/index.js';
+import { startFakeUpstream } from '../support/fake-upstream/index.js';
+import type { FakeUpstream } from '../support/fake-upstream/index.js';
 import {
   assertClientUsable,
   buildArtifact,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startFakeUpstream } from '../fake-upstream/index.js';
-import type { FakeUpstream } from '../fake-upstream/index.js';
+import { startFakeUpstream } from '../support/fake-upstream/index.js';
+import type { FakeUpstream } from '../support/fake-upstream/index.js';
 import { startTestGateway } from '../support/test-gateway.js';
 import { waitUntil } from '../support/wait-until.js';
 import type { TestGateway } from '../support/test-gateway.js';

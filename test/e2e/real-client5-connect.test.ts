@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
-import { CONNECT_PATH } from '../fake-upstream/index.js';
+import { CONNECT_PATH } from '../support/fake-upstream/index.js';
 import { RemoteTerminal } from '../support/remote-terminal.js';
 import { startServeSite } from '../support/serve-site.js';
 import type { ServeSite } from '../support/serve-site.js';

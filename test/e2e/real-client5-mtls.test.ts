@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueCaFiles, issueDeviceFiles } from '../../src/core/pki/index.js';
-import { DEFAULT_MANAGEMENT } from '../fake-upstream/index.js';
+import { DEFAULT_MANAGEMENT } from '../support/fake-upstream/index.js';
 import { startServeSite } from '../support/serve-site.js';
 import type { ServeSite } from '../support/serve-site.js';
 import {

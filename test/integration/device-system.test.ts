@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
-import { startFakeUpstream } from '../fake-upstream/index.js';
-import type { FakeUpstream, InventoryRequestRecord } from '../fake-upstream/index.js';
+import { startFakeUpstream } from '../support/fake-upstream/index.js';
+import type { FakeUpstream, InventoryRequestRecord } from '../support/fake-upstream/index.js';
 import { startTestGateway } from '../support/test-gateway.js';
 import type { TestGateway } from '../support/test-gateway.js';
 import { SimulatedDevice } from '../support/simulated-device.js';

@@ -7,8 +7,8 @@ import { Agent, request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { CONNECT_PATH, DEFAULT_MANAGEMENT, startFakeUpstream } from '../fake-upstream/index.js';
-import type { FakeUpstream } from '../fake-upstream/index.js';
+import { CONNECT_PATH, DEFAULT_MANAGEMENT, startFakeUpstream } from '../support/fake-upstream/index.js';
+import type { FakeUpstream } from '../support/fake-upstream/index.js';
 
 const AUTH_PATH = '/api/devices/v1/authentication/auth_requests';
 const INVENTORY_PATH = '/api/devices/v1/inventory/device/attributes';

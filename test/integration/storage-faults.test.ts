@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FakeArtifact, StorageFaults } from '../fake-upstream/index.js';
+import type { FakeArtifact, StorageFaults } from '../support/fake-upstream/index.js';
 import { callAsDevice, GATEWAY_ARTIFACTS, sha256 } from '../support/device-answer.js';
 import type { DeviceAnswer } from '../support/device-answer.js';
 import { startCacheScenario, DEVICE_TYPE } from '../support/cache-scenario.js';

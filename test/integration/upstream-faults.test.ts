@@ -7,7 +7,7 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import { request } from 'undici';
-import type { FakeUpstream } from '../fake-upstream/index.js';
+import type { FakeUpstream } from '../support/fake-upstream/index.js';
 import { callAsDevice, GATEWAY_ARTIFACTS, sha256 } from '../support/device-answer.js';
 import type { DeviceAnswer } from '../support/device-answer.js';
 import { startCacheScenario, DEVICE_TYPE } from '../support/cache-scenario.js';

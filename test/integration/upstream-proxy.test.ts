@@ -4,8 +4,8 @@ import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { request } from 'undici';
-import { startFakeUpstream } from '../fake-upstream/index.js';
-import type { FakeUpstream } from '../fake-upstream/index.js';
+import { startFakeUpstream } from '../support/fake-upstream/index.js';
+import type { FakeUpstream } from '../support/fake-upstream/index.js';
 import { startTestGateway } from '../support/test-gateway.js';
 
 /** A minimal HTTP CONNECT proxy that records where it was asked to tunnel to. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { startFakeUpstream } from '../fake-upstream/index.js';
-import type { FakeUpstream } from '../fake-upstream/index.js';
+import { startFakeUpstream } from '../support/fake-upstream/index.js';
+import type { FakeUpstream } from '../support/fake-upstream/index.js';
 import { startTestGateway } from '../support/test-gateway.js';
 import type { TestGateway } from '../support/test-gateway.js';
 import { SimulatedDevice } from '../support/simulated-device.js';

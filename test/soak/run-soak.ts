@@ -18,7 +18,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startFakeUpstream } from '../fake-upstream/index.js';
+import { startFakeUpstream } from '../support/fake-upstream/index.js';
 import { createFleet, runFleet } from '../support/fleet.js';
 import { startFleetGateway } from '../support/fleet-gateway.js';
 import { REPO_ROOT } from '../support/serve-process.js';

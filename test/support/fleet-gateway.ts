@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FakeUpstream } from '../fake-upstream/index.js';
+import type { FakeUpstream } from './fake-upstream/index.js';
 import { freePort } from './free-port.js';
 import { siteGatewayConf } from './site-gateway-conf.js';
 import { startServeProcess } from './serve-process.js';

@@ -1,5 +1,5 @@
-import { DEFAULT_MANAGEMENT } from '../fake-upstream/index.js';
-import type { FakeUpstream } from '../fake-upstream/index.js';
+import { DEFAULT_MANAGEMENT } from './fake-upstream/index.js';
+import type { FakeUpstream } from './fake-upstream/index.js';
 
 /**
  * The configuration of an HTTPS-only gateway with Features.mTLS in front of the fake upstream:

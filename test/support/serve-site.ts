@@ -1,8 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFakeUpstream } from '../fake-upstream/index.js';
-import type { FakeUpstream, FakeUpstreamOptions } from '../fake-upstream/index.js';
+import { startFakeUpstream } from './fake-upstream/index.js';
+import type { FakeUpstream, FakeUpstreamOptions } from './fake-upstream/index.js';
 import { SECRET } from './cache-scenario.js';
 import { freePort } from './free-port.js';
 import { startServeProcess } from './serve-process.js';

@@ -1,4 +1,4 @@
-import type { FakeUpstream } from '../fake-upstream/index.js';
+import type { FakeUpstream } from './fake-upstream/index.js';
 import type { CertPair } from './test-pki.js';
 
 export interface SiteGatewayOptions {

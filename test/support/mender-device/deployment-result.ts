@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DeviceDeploymentStatus, FakeUpstream } from '../../fake-upstream/index.js';
+import type { DeviceDeploymentStatus, FakeUpstream } from '../fake-upstream/index.js';
 import { waitUntil } from '../wait-until.js';
 
 /** Device-deployment states after which a device reports nothing more for that deployment. */

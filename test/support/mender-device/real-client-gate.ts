@@ -1,5 +1,5 @@
 import { describe, expect } from 'vitest';
-import type { AuthRequestRecord, FakeUpstream } from '../../fake-upstream/index.js';
+import type { AuthRequestRecord, FakeUpstream } from '../fake-upstream/index.js';
 import { menderClientSupport } from './client-support.js';
 import type { MenderDevice } from './types.js';
 

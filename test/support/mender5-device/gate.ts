@@ -1,6 +1,6 @@
 import { describe, expect, onTestFailed } from 'vitest';
 import { readTail } from '../mender-device/log-file.js';
-import type { AuthRequestRecord, FakeUpstream } from '../../fake-upstream/index.js';
+import type { AuthRequestRecord, FakeUpstream } from '../fake-upstream/index.js';
 import { skipBecause } from '../skip-reason.js';
 import { mender5Support } from './client5-support.js';
 import type { Mender5Device } from './types.js';

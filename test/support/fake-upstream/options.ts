@@ -1,4 +1,4 @@
-import type { TestPki } from '../support/test-pki.js';
+import type { TestPki } from '../test-pki.js';
 
 export interface FakeUpstreamOptions {
   /** Serve HTTPS (default) or plain HTTP on both hosts. */

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createTestPki } from '../support/test-pki.js';
-import type { TestPki } from '../support/test-pki.js';
+import { createTestPki } from '../test-pki.js';
+import type { TestPki } from '../test-pki.js';
 import type { ApiContext, StorageLinkOptions } from './api-context.js';
 import { routeApi } from './api-router.js';
 import { ConfigurationLinks } from './configuration-download.js';
