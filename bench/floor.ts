@@ -23,9 +23,9 @@ import { cpus as osCpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runApiLoad, runDownloads } from './lib/clients.js';
 import { startOrigin } from './lib/origin.js';
-import { sumCpuSeconds } from './lib/proc.js';
+import { sumCpuSeconds } from '../test/support/proc.js';
 import { freePort, makeCertificate, pinned, REPO_ROOT, signBenchLink, startMenderGw } from './lib/servers.js';
-import { GiB, median, MiB } from './lib/stats.js';
+import { GiB, median, MiB } from '../test/support/stats.js';
 import { writeRandomFile } from './lib/random-file.js';
 
 interface Side {

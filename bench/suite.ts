@@ -10,7 +10,7 @@ import { runApiLoad, runDownloads } from './lib/clients.js';
 import { runFleetScenario } from './lib/fleet-scenario.js';
 import { startOrigin } from './lib/origin.js';
 import type { Origin } from './lib/origin.js';
-import { peakRss, resetPeakRss, rss, sumCpuSeconds } from './lib/proc.js';
+import { peakRss, resetPeakRss, rss, sumCpuSeconds } from '../test/support/proc.js';
 import {
   ensureNginx,
   makeCertificate,
@@ -20,7 +20,7 @@ import {
   startNginx,
 } from './lib/servers.js';
 import type { NginxAvailability, ServerUnderTest } from './lib/servers.js';
-import { GiB, medianOf, MiB, ratios } from './lib/stats.js';
+import { GiB, medianOf, MiB, ratios } from '../test/support/stats.js';
 import { writeRandomFile } from './lib/random-file.js';
 
 export const METRICS = ['M1', 'M2', 'M3', 'M4', 'M5', 'Fleet'] as const;

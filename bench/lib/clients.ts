@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DownloadResult, DownloadSpec } from '../client/downloads.js';
-import { percentile } from './stats.js';
+import { percentile } from '../../test/support/stats.js';
 import { pinned, REPO_ROOT } from './servers.js';
 
 const run = promisify(execFile);

@@ -6,10 +6,10 @@ import type { FakeState, FakeUpstream } from '../../test/support/fake-upstream/i
 import type { FleetRunResult, FleetRunSpec } from '../client/fleet-devices.js';
 import { startFleetProcess } from './fleet-process.js';
 import type { FleetProcess } from './fleet-process.js';
-import { peakRss, resetPeakRss, sumCpuSeconds } from './proc.js';
+import { peakRss, resetPeakRss, sumCpuSeconds } from '../../test/support/proc.js';
 import { freePort, startMenderGw } from './servers.js';
 import type { ServerUnderTest } from './servers.js';
-import { MiB } from './stats.js';
+import { MiB } from '../../test/support/stats.js';
 import { measureTunnelMemory, openFileLimit } from './tunnel-memory.js';
 
 const DEVICE_TYPE = 'mgw-bench-fleet';

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { childPids } from './proc.js';
+import { childPids } from '../../test/support/proc.js';
+import { PACKAGED_NODE_ARGS } from '../../test/support/packaged-node-args.js';
 import { ArtifactLinkSigner } from '../../src/core/artifacts/artifact-link.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -242,8 +243,6 @@ http {
 
 // ------------------------------------------------------------------------------ mender-gw
 
-/** The node flags the systemd unit and the container image run `serve` with. */
-export const PACKAGED_NODE_ARGS = ['--max-semi-space-size=2'];
 /**
  * Extra environment for the gateway under test, for experiments (`MGW_BENCH_PACKAGED_ENV` as JSON,
  * e.g. `{"MALLOC_MMAP_THRESHOLD_":"32768"}`; docs/performance.md, M5). Empty by default: the

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { WebSocket } from 'ws';
-import { openFiles, rss } from './proc.js';
-import { MiB } from './stats.js';
+import { openFiles, rss } from '../../test/support/proc.js';
+import { MiB } from '../../test/support/stats.js';
 
 /** mender-connect's endpoint (protocol doc §2.6). */
 const CONNECT_PATH = '/api/devices/v1/deviceconnect/connect';

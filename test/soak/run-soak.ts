@@ -22,7 +22,7 @@ import { startFakeUpstream } from '../support/fake-upstream/index.js';
 import { createFleet, runFleet } from '../support/fleet.js';
 import { startFleetGateway } from '../support/fleet-gateway.js';
 import { REPO_ROOT } from '../support/serve-process.js';
-import { openFiles } from '../../bench/lib/proc.js';
+import { openFiles } from '../support/proc.js';
 import { judgeSoak } from './soak-verdict.js';
 import type { SoakSample, SoakVerdict } from './soak-verdict.js';
 

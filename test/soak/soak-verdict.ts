@@ -1,4 +1,4 @@
-import { median } from '../../bench/lib/stats.js';
+import { median } from '../support/stats.js';
 
 /**
  * Whether a soak's resource samples stayed flat (issue #7 item 5: "memory and open file

@@ -1,4 +1,4 @@
-import { percentile } from '../../bench/lib/stats.js';
+import { percentile } from './stats.js';
 
 /** Distribution of one latency, in milliseconds (issue #6: p50/p99 are what the targets name). */
 export interface LatencySummary {
@@ -11,7 +11,7 @@ export interface LatencySummary {
   mean: number;
 }
 
-/** Nearest-rank percentiles (bench/lib/stats.ts, as the benchmarks report them), rounded to 0.1 ms. */
+/** Nearest-rank percentiles (test/support/stats.ts, as the benchmarks report them), rounded to 0.1 ms. */
 export function summarizeLatencies(values: readonly number[]): LatencySummary {
   const sorted = [...values].sort((a, b) => a - b);
   const round = (v: number): number => Math.round(v * 10) / 10;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { PACKAGED_NODE_ARGS } from '../../bench/lib/servers.js';
+import { PACKAGED_NODE_ARGS } from './packaged-node-args.js';
 import { LogCapture } from './log-capture.js';
 import { looksLikeCrash, reportCrash } from './crash-guard.js';
 import type { LogLine } from './log-capture.js';
