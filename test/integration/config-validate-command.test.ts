@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCommand } from '@oclif/test';
-import { ENV_OVERRIDES } from '../../../src/core/config/env-overrides.js';
-import type { ConfigValidation } from '../../../src/core/config/index.js';
+import { ENV_OVERRIDES } from '../../src/core/config/env-overrides.js';
+import type { ConfigValidation } from '../../src/core/config/index.js';
 
 /**
  * `mender-gw config validate` through oclif. oclif loads the compiled command from
@@ -13,7 +13,7 @@ import type { ConfigValidation } from '../../../src/core/config/index.js';
  * oclif.manifest.json cannot hide flag changes (style doc pitfall C3).
  */
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures/configs');
 const QUICKSTART = join(ROOT, 'docs/examples/quickstart.conf');
 const LOAD = { root: ROOT, ignoreManifest: true };

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCommand } from '@oclif/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { IssueResult } from '../../../src/core/pki/index.js';
+import type { IssueResult } from '../../src/core/pki/index.js';
 
 /**
  * `mender-gw cert issue ca|server|device` through oclif. oclif loads the compiled commands
@@ -14,7 +14,7 @@ import type { IssueResult } from '../../../src/core/pki/index.js';
  * ignored so a stale oclif.manifest.json cannot hide the commands (style doc pitfall C3).
  */
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LOAD = { root: ROOT, ignoreManifest: true };
 // runCommand joins its arguments with spaces and splits them again: quote values with spaces.
 
