@@ -58,4 +58,4 @@ fi
 echo "==> tests"
 # Real-client tests must run here, not skip: a missing mender binary is a failure.
 if [ "$(id -u)" -eq 0 ]; then export MGW_REQUIRE_MENDER_CLIENT=1 MGW_REQUIRE_PRIVILEGED=1; fi
-npm test
+npm run test:all
