@@ -91,8 +91,7 @@ export default tseslint.config(
   },
   boundary(['src/**/*.ts'], SRC_NO_TESTS),
   boundary(['src/core/**/*.ts'], SRC_NO_TESTS, CORE_NO_CLI),
-  // enabled once the cache layout owns isCacheKey (cache/disk-artifact-store.ts imports it today)
-  // boundary(['src/core/cache/**/*.ts'], SRC_NO_TESTS, CORE_NO_CLI, noArtifacts('cache')),
+  boundary(['src/core/cache/**/*.ts'], SRC_NO_TESTS, CORE_NO_CLI, noArtifacts('cache')),
   boundary(['src/core/metrics/**/*.ts'], SRC_NO_TESTS, CORE_NO_CLI, noArtifacts('metrics')),
   boundary(
     FEATURE_FOLDERS.map((folder) => `src/core/${folder}/**/*.ts`),

@@ -77,17 +77,6 @@ function resolveImport(from: string, specifier: string): string | undefined {
   return candidates.find((c) => c.endsWith('.ts') && existsSync(c) && statSync(c).isFile());
 }
 
-/**
- * Imports known to close a cycle, each with the change that removes it. Listed imports are
- * skipped (and printed); any other import that closes a cycle fails.
- */
-const KNOWN: ReadonlyMap<string, string> = new Map([
-  [
-    'src/core/cache/disk-artifact-store.ts → src/core/artifacts/cache-key.ts',
-    'removed once the cache layout owns isCacheKey',
-  ],
-]);
-
 function nodeOf(file: string): string {
   const rel = relative(ROOT, file);
   const dir = dirname(rel);
@@ -106,11 +95,6 @@ for (const file of files) {
     const to = nodeOf(target);
     if (to === from) continue;
     const edge = `${relative(ROOT, file)} → ${relative(ROOT, target)}`;
-    const known = KNOWN.get(edge);
-    if (known !== undefined) {
-      process.stdout.write(`import cycles: skipping ${edge} (${known})\n`);
-      continue;
-    }
     const out = edges.get(from) ?? new Map<string, string>();
     edges.set(from, out);
     if (!out.has(to)) out.set(to, edge);
