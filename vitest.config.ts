@@ -24,7 +24,7 @@ function lane(name: string, include: string[], exclude: string[] = []): TestProj
       // Every test fails when a gateway it started crashed (test/support/crash-guard.ts).
       setupFiles: ['test/support/crash-guard-setup.ts'],
       pool: 'forks',
-      // @oclif/test captures stdout itself; vitest must not intercept console (style doc C14).
+      // @oclif/test captures stdout itself; vitest must not intercept console (docs/decisions.md §7).
       disableConsoleIntercept: true,
       testTimeout: 60_000,
       hookTimeout: 60_000,

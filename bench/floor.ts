@@ -1,6 +1,6 @@
 /**
- * How close mender-gw is to the cheapest Node.js server that does the same work (issue #6:
- * "where a target is missed, find out why"). Measures, in one run, alternating:
+ * How close mender-gw is to the cheapest Node.js server that does the same work (docs/performance.md, "The
+ * Node.js floor"). Measures, in one run, alternating:
  *
  *   - node-floor (bench/floor/floor-server.ts): HTTPS, one undici Agent relaying GETs, and
  *     `createReadStream().pipe(res)` for a file; nothing else;

@@ -1,5 +1,5 @@
 /**
- * The benchmark suite of issue #6: nginx (TLS caching reverse proxy) vs `mender-gw serve`
+ * The benchmark suite (docs/performance.md): nginx (TLS caching reverse proxy) vs `mender-gw serve`
  * in front of the same loopback origin, measured in the same run, alternating.
  *
  *   npx tsx bench/run.ts [--quick] [--only M1,M2,...] [--reps N] [--out DIR] [--no-pin] [--cpu-prof DIR]

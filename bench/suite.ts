@@ -559,7 +559,7 @@ export async function runBench(options: BenchOptions): Promise<{ result: BenchRe
   return { result, path };
 }
 
-/** Targets of issue #6, as checks on the medians (for the table only; the smoke test has none). */
+/** The targets in docs/performance.md, as checks on the medians (for the table only; the smoke test has none). */
 const TARGETS: Record<string, string> = {
   'M1.throughputMiBps': 'ratio ≥ 1.0',
   'M1.cpuSecondsPerGiB': 'ratio ≤ 1.15',

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Security gate (issue #7 item 6): no high or critical advisory in production dependencies.
+# Security gate: no high or critical advisory in production dependencies.
 # Fails on advisories. Where the registry's advisory endpoint cannot be reached (this workplace's
 # sandbox allows registry GETs only and answers the audit POST with 405), it says loudly that the
 # audit did NOT run and goes on: an unreachable service is not a passed audit, and not a red build.

@@ -1,5 +1,5 @@
 /**
- * The least a Node.js gateway can do per request on this machine (issue #6: "find out why"):
+ * The least a Node.js gateway can do per request on this machine (docs/performance.md, "The Node.js floor"):
  * an HTTPS server that relays GET requests to the origin with one undici Agent, and serves a
  * file from disk with `fs.createReadStream(...).pipe(res)`, with no logging, metrics, routing,
  * signatures or cache. mender-gw cannot be cheaper than this; the gap between the two is what

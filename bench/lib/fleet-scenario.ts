@@ -232,7 +232,8 @@ async function fleetRun(
 }
 
 /**
- * Issue #6, Fleet: N simulated mender-client 3.x devices (test/support/fleet.ts: real signed auth
+ * The Fleet benchmark (docs/performance.md): N simulated mender-client 3.x devices (test/support/fleet.ts:
+ * real signed auth
  * requests, inventory, v2 deployments/next, download with some Range resumes checked by SHA-256,
  * status reports, re-auth, success) once through `mender-gw serve` (artifact cache on, HTTPS to
  * devices) and once directly against the fake upstream (test/support/fake-upstream), alternating which

@@ -5,7 +5,7 @@ import { WebSocket } from 'ws';
 import { openFiles, rss } from '../../test/support/proc.js';
 import { MiB } from '../../test/support/stats.js';
 
-/** mender-connect's endpoint (protocol doc §2.6). */
+/** mender-connect's endpoint (docs/protocol.md §2.6). */
 const CONNECT_PATH = '/api/devices/v1/deviceconnect/connect';
 /** TLS handshakes + upgrades in flight at once: a site's devices reconnect spread out, not in one instant. */
 const OPEN_CONCURRENCY = 50;
@@ -138,7 +138,8 @@ function closeTunnel(ws: WebSocket): Promise<void> {
 }
 
 /**
- * Issue #6, Fleet: the gateway's memory per open WebSocket tunnel. Opens `count` tunnels through
+ * The Fleet benchmark (docs/performance.md): the gateway's memory per open WebSocket tunnel. Opens `count`
+ * tunnels through
  * the gateway to the fake upstream's deviceconnect, as mender-connect does (device JWT as
  * `Authorization: Bearer`), checks each with one echoed message, reads the gateway's VmRSS before
  * and with all of them open, then closes them and checks that the gateway's tunnel gauge and its

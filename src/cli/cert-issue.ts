@@ -16,7 +16,7 @@ import { renderError } from './render-error.js';
 /**
  * Command-layer helpers shared by `cert issue ca|server|device`: common flags, the
  * "prompt only in a terminal" rule with its prompts, and rendering. The core never prompts
- * or prints (style doc habits 1, 2, 6).
+ * or prints (CONTRIBUTING.md §6).
  */
 
 export const keyFlags = {

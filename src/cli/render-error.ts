@@ -4,7 +4,7 @@ import { formatConfigIssue } from '../core/config/index.js';
 
 /**
  * Turn any failure into the text a command prints: what went wrong, where, and what to do
- * next (style doc habit 4). Config errors list every issue, one per line.
+ * next (CONTRIBUTING.md §6). Config errors list every issue, one per line.
  */
 export function renderError(err: unknown): { text: string; exitCode: number } {
   const error = toGatewayError(err);

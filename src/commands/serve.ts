@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { GatewayCommand } from '../cli/gateway-command.js';
 // Direct imports, not core/index.js: the gateway never needs the PKI tooling (@peculiar/x509
-// and its dependencies), and not loading it keeps `serve` smaller (issue #6, M5).
+// and its dependencies), and not loading it keeps `serve` smaller (benchmark M5 in docs/performance.md).
 import { createGateway } from '../core/server/gateway.js';
 import { createLogger, LOG_LEVELS } from '../core/logger.js';
 import type { LogLevel } from '../core/logger.js';
@@ -42,7 +42,7 @@ With Drain.Enabled, SIGTERM first drains for Drain.Period: device calls get 401 
       const { config, warnings } = await loadConfig({ path: flags.config });
       for (const issue of warnings)
         logger.warn({ path: issue.path, source: issue.source, hint: issue.hint }, issue.message);
-      // Legacy `DebugLog: true` (protocol doc §6.2) unless the flag says otherwise.
+      // Legacy `DebugLog: true` (docs/protocol.md §6.2) unless the flag says otherwise.
       if (config.debugLog && !explicitLevel) logger.level = 'debug';
       logger.info({ config: config.sourceFile ?? '(environment only)' }, 'loaded configuration');
 

@@ -1,5 +1,5 @@
 /**
- * One error type for the whole toolkit (style doc A3/"What to absorb" 3–4).
+ * One error type for the whole toolkit (CONTRIBUTING.md §6).
  *
  * Every failure the gateway or a command can report carries a stable `code`
  * (match on it, never on `instanceof`, across package boundaries), a message that
@@ -32,19 +32,19 @@ export const ERROR_CODES = {
   MGW_BAD_REQUEST: { exitCode: 1, httpStatus: 400, blame: 'device' },
   /** A request body exceeded the limit for its endpoint. */
   MGW_BODY_TOO_LARGE: { exitCode: 1, httpStatus: 413, blame: 'device' },
-  /** A device stopped sending a request body the gateway must read (intercepted endpoints; issue #7). */
+  /** A device stopped sending a request body the gateway must read (intercepted endpoints). */
   MGW_REQUEST_TIMEOUT: { exitCode: 1, httpStatus: 408, blame: 'device' },
-  /** A gateway artifact link is malformed (protocol doc §4.4: 400). */
+  /** A gateway artifact link is malformed (docs/protocol.md §4.4: 400). */
   MGW_LINK_MALFORMED: { exitCode: 1, httpStatus: 400, blame: 'device' },
-  /** A gateway artifact link is expired or its signature does not match (§4.4: 403). */
+  /** A gateway artifact link is expired or its signature does not match (docs/protocol.md §4.4: 403). */
   MGW_LINK_FORBIDDEN: { exitCode: 1, httpStatus: 403, blame: 'device' },
-  /** A download link points at a host outside `DomainWhitelist` (§4.1, §4.2). */
+  /** A download link points at a host outside `DomainWhitelist` (docs/protocol.md §4.1, §4.2). */
   MGW_NOT_WHITELISTED: { exitCode: 1, httpStatus: 502, blame: 'remote' },
   /** The upstream answered something the gateway cannot use (e.g. a body shorter than its Content-Length). */
   MGW_UPSTREAM_BAD_RESPONSE: { exitCode: 1, httpStatus: 502, blame: 'remote' },
   /** The artifact cache could not be read or written. */
   MGW_CACHE_IO: { exitCode: 1, httpStatus: 500, blame: 'cache' },
-  /** Another `serve` owns the cache directory (issue #7 item 2: one gateway per cache). */
+  /** Another `serve` owns the cache directory (one gateway per cache). */
   MGW_CACHE_LOCKED: { exitCode: 1, httpStatus: 500, blame: 'gateway' },
   /** The artifact cache directory does not exist or is not a directory (`cache ls`, `prune`, `verify`). */
   MGW_CACHE_NOT_FOUND: { exitCode: 1, httpStatus: 500, blame: 'gateway' },
@@ -58,9 +58,9 @@ export const ERROR_CODES = {
   MGW_UPSTREAM_BUSY: { exitCode: 1, httpStatus: 503, blame: 'remote' },
   /** The gateway's management login was refused: wrong credentials or user. */
   MGW_MANAGEMENT_LOGIN: { exitCode: 1, httpStatus: 502, blame: 'remote' },
-  /** The device may not use this listener or its certificate was refused (mTLS, protocol doc §3.3). */
+  /** The device may not use this listener or its certificate was refused (mTLS, docs/protocol.md §3.3). */
   MGW_DEVICE_FORBIDDEN: { exitCode: 1, httpStatus: 403, blame: 'device' },
-  /** The device's auth request signature does not verify (protocol doc §3.7 step 4). */
+  /** The device's auth request signature does not verify (docs/protocol.md §3.7 step 4). */
   MGW_BAD_SIGNATURE: { exitCode: 1, httpStatus: 401, blame: 'device' },
   /** The path is not served by the gateway. */
   MGW_NOT_FOUND: { exitCode: 1, httpStatus: 404, blame: 'device' },

@@ -9,7 +9,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /**
  * Paths pino blanks out wherever they appear. This is the safety net; the first line of
  * defence is not to log secrets at all: access lines carry the path without its query
- * (presigned signatures live there) and never headers (protocol doc §6.7).
+ * (presigned signatures live there) and never headers (docs/protocol.md §6.7).
  */
 const REDACT = [
   'password',
@@ -44,7 +44,8 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       formatters: { level: (label) => ({ level: label }) },
     },
     // Asynchronous, coalescing writes: a synchronous write(2) per access line cost a measurable
-    // share of a relayed API call (issue #6, M3). Lines still go out as soon as the previous
+    // share of a relayed API call (benchmark M3 in docs/performance.md). Lines still go out as soon as the
+    // previous
     // write completes, and pino flushes synchronously at exit; `serve` flushes on shutdown.
     destination ?? pino.destination({ dest: 1, sync: false }),
   );
@@ -60,7 +61,8 @@ export function withoutQuery(target: string): string {
  * The logger for access lines: the same destination and level, without redaction. Access lines
  * are built field by field from values that never hold a secret (method, path without its
  * query, status, sizes, address, the gateway's own error messages), so redaction there only
- * cost time: about 4 % of a relayed API call (issue #6, M3). `security-secrets-in-logs.test.ts`
+ * cost time: about 4 % of a relayed API call (benchmark M3 in docs/performance.md).
+ * `security-secrets-in-logs.test.ts`
  * checks the lines themselves.
  */
 export function accessLogger(logger: Logger): Logger {

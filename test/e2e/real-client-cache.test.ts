@@ -23,11 +23,11 @@ import type { MenderDevice } from '../support/mender-device/index.js';
 const run = promisify(execFile);
 
 /**
- * Issue #3 "Done when": three real Mender 3.4 clients update from one deployment through the
+ * Artifact cache acceptance: three real Mender 3.4 clients update from one deployment through the
  * cache with exactly one storage download; after a gateway restart a fourth updates from the
  * cache with zero new storage bytes; `cache ls` shows the artifact by name with its hits.
  */
-describeWithRealClient('real Mender clients updating through the artifact cache (issue #3)', () => {
+describeWithRealClient('real Mender clients updating through the artifact cache', () => {
   let s: CacheScenario;
   let workDir: string;
   const devices: MenderDevice[] = [];

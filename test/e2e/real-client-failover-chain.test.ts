@@ -25,12 +25,12 @@ import type { MenderDevice } from '../support/mender-device/index.js';
 const SECRET = randomBytes(32).toString('base64');
 
 /**
- * Issue #5 item 5: more than one gateway. Failover: a real client listing two gateways in
+ * Failover and chaining: more than one gateway. Failover: a real client listing two gateways in
  * `Servers` keeps working when the primary stops and returns to it later; the shared
  * SignatureSecret makes cache links valid on either. Chaining: a client behind gateway B,
  * whose upstream is gateway A, updates with each cache filled once.
  */
-describeWithRealClient('more than one gateway with real clients (issue #5)', () => {
+describeWithRealClient('more than one gateway with real clients', () => {
   let upstream: FakeUpstream;
   let work: string;
   let agent: Agent;

@@ -27,13 +27,13 @@ const KEY_TYPES = [
 ] as const;
 
 /**
- * Issue #4 "Done when": real Mender 3.4 clients presenting device certificates made by
+ * mTLS acceptance: real Mender 3.4 clients presenting device certificates made by
  * `cert issue device` (RSA, P-256, Ed25519), signed by a CA from `cert issue ca`, are accepted
  * automatically through a gateway serving a certificate from `cert issue server`: one
  * management login, one preauthorization per device with its identity and auth key, then a
  * complete deployment.
  */
-describeWithRealClient('mTLS auto-accept with real clients and cert issue certificates (issue #4)', () => {
+describeWithRealClient('mTLS auto-accept with real clients and cert issue certificates', () => {
   let upstream: FakeUpstream;
   let gw: TestGateway;
   let pki: string;

@@ -14,11 +14,11 @@ import {
 import type { MenderDevice } from '../support/mender-device/index.js';
 
 /**
- * Issue #2 "Done when": an unmodified Mender 3.4 client authenticates, reports inventory and
+ * Relay acceptance: an unmodified Mender 3.4 client authenticates, reports inventory and
  * polls for deployments through `serve` over HTTPS, against the fake upstream, which must see
  * the byte-exact auth body with a valid signature.
  */
-describeWithRealClient('real Mender client through the gateway over HTTPS (issue #2)', () => {
+describeWithRealClient('real Mender client through the gateway over HTTPS', () => {
   let upstream: FakeUpstream;
   let gw: TestGateway;
   let device: MenderDevice;
@@ -60,7 +60,7 @@ describeWithRealClient('real Mender client through the gateway over HTTPS (issue
       serverCertificate: upstream.pki.ca.certPath,
       keyType: 'ec',
     });
-    // First request: unknown device → pending, 401 relayed unchanged (protocol doc §3.1).
+    // First request: unknown device → pending, 401 relayed unchanged (docs/protocol.md §3.1).
     const pending = await upstream.waitForDevice(device.mac, { status: 'pending', timeoutMs: 20_000 });
     expect(
       upstream.state.authRequests.some((r) => r.idData?.mac === device.mac && r.responseStatus === 401),

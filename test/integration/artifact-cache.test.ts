@@ -27,8 +27,8 @@ async function download(
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
-/** Issue #3: download once, serve every device, never serve a wrong byte. */
-describe('artifact cache through the gateway (issue #3)', () => {
+/** Artifact cache requirement: download once, serve every device, never serve a wrong byte. */
+describe('artifact cache through the gateway', () => {
   let s: CacheScenario;
   let device: SimulatedDevice;
 
@@ -98,7 +98,7 @@ describe('artifact cache through the gateway (issue #3)', () => {
       if (n >= 300 * 1024) break;
     }
     const head = Buffer.concat(got);
-    // 3.x resumes with an open range, 4.x with a closed one (protocol doc §2.7): both.
+    // 3.x resumes with an open range, 4.x with a closed one (docs/protocol.md §2.7): both.
     for (const range of [`bytes=${head.length}-`, `bytes=${head.length}-${2 * MiB - 1}`]) {
       const rest = await download(link, { range });
       expect(rest.status).toBe(206);
@@ -181,7 +181,7 @@ describe('artifact cache through the gateway (issue #3)', () => {
   });
 });
 
-describe('cached artifacts while the upstream is down (issue #3)', () => {
+describe('cached artifacts while the upstream is down', () => {
   it('serves a complete cache entry on its link when neither the Mender server nor storage answers', async () => {
     const s = await startCacheScenario();
     try {

@@ -19,8 +19,8 @@ async function get(
   return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
 }
 
-/** Issue #3 item 2: proxy-only mode streams from storage; the gateway is never an open proxy. */
-describe('artifacts proxy without cache (issue #3)', () => {
+/** Proxy-only downloads: proxy-only mode streams from storage; the gateway is never an open proxy. */
+describe('artifacts proxy without cache', () => {
   let s: CacheScenario;
   let device: SimulatedDevice;
 
@@ -37,7 +37,7 @@ describe('artifacts proxy without cache (issue #3)', () => {
     const answer = await pollNext(s.gw.url, device, provides);
     const uri = answer.json!.artifact.source.uri;
     expect(uri.startsWith(`${s.gatewayUrl}/api/devices/v1/gateway/artifacts/proxy/`)).toBe(true);
-    // Upstream's expiry is kept in proxy mode (§4.3).
+    // Upstream's expiry is kept in proxy mode (docs/protocol.md §4.3).
     expect(answer.json!.artifact.source.expire).toBeDefined();
 
     const full = await get(uri);
@@ -69,7 +69,7 @@ describe('artifacts proxy without cache (issue #3)', () => {
   });
 });
 
-describe('DomainWhitelist on deployments/next (issue #3 item 1, protocol doc §4.1–4.2)', () => {
+describe('DomainWhitelist on deployments/next (docs/protocol.md §4.1–4.2)', () => {
   let s: CacheScenario;
   let device: SimulatedDevice;
   let answerWith: string | undefined;
@@ -130,7 +130,7 @@ describe('DomainWhitelist on deployments/next (issue #3 item 1, protocol doc §4
     ).toBe(true);
   });
 
-  it('rewrites a configuration-deployment link on the upstream host to the gateway, path and query byte-exact (§4.7)', async () => {
+  it('rewrites a configuration-deployment link on the upstream host to the gateway, path and query byte-exact (docs/protocol.md §4.7)', async () => {
     const path =
       '/api/devices/v1/deployments/download/configuration/dep1/mgw-sim/dev1?x-men-expire=2099-01-01T00%3A00%3A00Z&x-men-signature=AbC-_';
     answerWith = `${s.upstream.url}${path}`;
@@ -165,7 +165,7 @@ describe('DomainWhitelist on deployments/next (issue #3 item 1, protocol doc §4
       expect(answer.status).toBe(200);
       expect(answer.headers['content-encoding']).toBeUndefined();
       expect(answer.json!.artifact.source.uri.startsWith(gz.gatewayUrl)).toBe(true);
-      // The gateway asked upstream for an uncompressed answer (§4.1 step 1).
+      // The gateway asked upstream for an uncompressed answer (docs/protocol.md §4.1 step 1).
       const seen = gz.upstream.state.requests.filter((r) => r.path.endsWith('/deployments/next'));
       expect(seen.every((r) => r.headers['accept-encoding'] === undefined)).toBe(true);
     } finally {

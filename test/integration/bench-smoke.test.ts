@@ -14,13 +14,13 @@ interface SideResult {
 }
 
 /**
- * Issue #6: the benchmark suite runs in quick mode so it never rots. No performance thresholds:
+ * The benchmark suite (docs/performance.md) runs in quick mode so it never rots. No performance thresholds:
  * only that it completes and writes a result JSON with every metric. Without nginx (not root, no
  * apt) the mender-gw side still runs and the reason nginx was skipped is printed. Fleet's
  * correctness is checked, since it costs nothing extra: no device errors through the gateway and
  * exactly one storage download of the artifact.
  */
-describe('benchmark suite, quick mode (issue #6)', () => {
+describe('benchmark suite, quick mode', () => {
   it('completes and writes a result with every metric', { timeout: 180_000 }, async () => {
     const out = await mkdtemp(join(tmpdir(), 'mgw-bench-smoke-'));
     try {

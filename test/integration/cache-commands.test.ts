@@ -24,7 +24,7 @@ import { ENV_OVERRIDES } from '../../src/core/config/env-overrides.js';
  * `DiskArtifactStore.beginWrite()/commit()`, usage recorded in the metadata, a download in
  * progress by a live process, entries pinned by a live process, and the debris a crash
  * leaves. oclif loads the compiled commands from dist/, so `npm run build` must have run
- * (npm test does); the manifest is ignored so a stale one cannot hide them (style doc C3).
+ * (npm test does); the manifest is ignored so a stale one cannot hide them (docs/decisions.md §14).
  */
 
 const execFileAsync = promisify(execFile);

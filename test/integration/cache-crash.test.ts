@@ -21,8 +21,8 @@ async function partialBytes(dir: string): Promise<number> {
   return total;
 }
 
-/** Issue #3 "Done when": a kill -9 of serve mid-fill never leads to a partial file being served. */
-describe('kill -9 of serve during a cache fill (issue #3)', () => {
+/** Artifact cache acceptance: a kill -9 of serve mid-fill never leads to a partial file being served. */
+describe('kill -9 of serve during a cache fill', () => {
   let upstream: FakeUpstream;
   let dir: string;
   let conf: string;

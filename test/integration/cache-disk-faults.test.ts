@@ -28,11 +28,11 @@ async function download(url: string): Promise<{ status: number; body: Buffer }> 
 }
 
 /**
- * Issue #7 item 2, "Disk and process faults": the cache volume fills up, turns read-only or
+ * Disk and process faults: the cache volume fills up, turns read-only or
  * disappears while serving. The bar: a full disk never fails a device's update, never a
  * wrong byte, and the cache recovers by itself when the volume does.
  */
-describe.skipIf(!support.ok && !privilegedRequired)('cache volume faults while serving (issue #7)', () => {
+describe.skipIf(!support.ok && !privilegedRequired)('cache volume faults while serving', () => {
   let mountDir: string;
   let s: CacheScenario;
   let device: SimulatedDevice;
@@ -139,7 +139,7 @@ describe.skipIf(!support.ok && !privilegedRequired)('cache volume faults while s
 });
 
 /** The cache folder itself disappears (a volume unmounted or deleted under a running gateway). */
-describe('cache directory removed while serving (issue #7)', () => {
+describe('cache directory removed while serving', () => {
   let s: CacheScenario;
   let device: SimulatedDevice;
   let parent: string;

@@ -27,11 +27,11 @@ async function fetchAll(url: string): Promise<Buffer> {
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 /**
- * Issue #3 "Done when": on a small filesystem, filling past capacity evicts the
+ * Artifact cache acceptance: on a small filesystem, filling past capacity evicts the
  * least-recently-used entry that is not in use, never one being read, and an artifact larger
  * than the whole cache is still delivered, uncached.
  */
-describe.skipIf(!support.ok && !privilegedRequired)('cache eviction on a 14 MiB tmpfs (issue #3)', () => {
+describe.skipIf(!support.ok && !privilegedRequired)('cache eviction on a 14 MiB tmpfs', () => {
   let mountDir: string;
   let s: CacheScenario;
   let device: SimulatedDevice;

@@ -12,7 +12,7 @@ const DEVICES = 300;
  * into the complete entry but before the entry was indexed, give up after three lookups and
  * fetch the artifact again uncached — right bytes, but a second upstream download.
  */
-describe(`${DEVICES} devices authenticate, poll and download one artifact at once (issue #3)`, () => {
+describe(`${DEVICES} devices authenticate, poll and download one artifact at once`, () => {
   let s: CacheScenario;
   let agent: Agent;
 

@@ -65,8 +65,8 @@ function refused(port: number): Promise<boolean> {
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
-/** Issue #7 item 2: two gateways on one cache folder by mistake; kill -9 while evicting. */
-describe('process faults around the cache (issue #7)', () => {
+/** Disk and process faults: two gateways on one cache folder by mistake; kill -9 while evicting. */
+describe('process faults around the cache', () => {
   let upstream: FakeUpstream;
   let dir: string;
   const running: ServeProcess[] = [];

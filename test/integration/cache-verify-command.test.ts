@@ -15,10 +15,10 @@ import { DiskArtifactStore } from '../../src/core/cache/disk-artifact-store.js';
 import { ENV_OVERRIDES } from '../../src/core/config/env-overrides.js';
 
 /**
- * `mender-gw cache verify` through oclif (issue #7 item 2), on cache directories written the
+ * `mender-gw cache verify` through oclif, on cache directories written the
  * way `serve` writes them (`DiskArtifactStore.beginWrite()/commit()`), then damaged. oclif
  * loads the compiled commands from dist/, so `npm run build` must have run (npm test does);
- * the manifest is ignored so a stale one cannot hide the command (style doc C3).
+ * the manifest is ignored so a stale one cannot hide the command (docs/decisions.md §14).
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

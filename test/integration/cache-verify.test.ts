@@ -9,7 +9,7 @@ import type { CacheScenario } from '../support/cache-scenario.js';
 import { pollNext } from '../support/simulated-device.js';
 
 /**
- * Issue #7 item 2 end to end: an entry filled through a running gateway, altered on disk (one
+ * Disk and process faults end to end: an entry filled through a running gateway, altered on disk (one
  * byte, same size: what `serve`'s size check on open cannot see), found by `cache verify` and
  * quarantined; the gateway then downloads the artifact again from storage and devices get the
  * right bytes.
@@ -37,7 +37,7 @@ async function alterOneByte(cacheDir: string): Promise<string> {
   return name;
 }
 
-describe('cache verify with a gateway (issue #7 item 2)', () => {
+describe('cache verify with a gateway', () => {
   let s: CacheScenario;
 
   beforeEach(async () => {

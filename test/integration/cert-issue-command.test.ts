@@ -11,7 +11,7 @@ import type { IssueResult } from '../../src/core/pki/index.js';
 /**
  * `mender-gw cert issue ca|server|device` through oclif. oclif loads the compiled commands
  * from dist/, so `npm run build` must have run (npm test does that first). The manifest is
- * ignored so a stale oclif.manifest.json cannot hide the commands (style doc pitfall C3).
+ * ignored so a stale oclif.manifest.json cannot hide the commands (docs/decisions.md §14).
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -10,7 +10,7 @@ import type { ConfigValidation } from '../../src/core/config/index.js';
  * `mender-gw config validate` through oclif. oclif loads the compiled command from
  * dist/ (its tsx registration does not work with this tsx version), so `npm run build`
  * must have run: `npm test` does that first. The manifest is ignored so a stale
- * oclif.manifest.json cannot hide flag changes (style doc pitfall C3).
+ * oclif.manifest.json cannot hide flag changes (docs/decisions.md §14).
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

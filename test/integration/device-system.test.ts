@@ -8,7 +8,7 @@ import type { TestGateway } from '../support/test-gateway.js';
 import { SimulatedDevice } from '../support/simulated-device.js';
 
 /**
- * Features.DeviceSystem (protocol doc §5): every inventory update through the gateway carries
+ * Features.DeviceSystem (docs/protocol.md §5): every inventory update through the gateway carries
  * `mender_gateway_system_id` and the DefaultInventory attributes the device did not send itself,
  * with a Content-Length that matches the rewritten body (MEN-7738).
  */

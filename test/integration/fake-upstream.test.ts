@@ -19,7 +19,7 @@ const PREAUTH_PATH = '/api/management/v2/devauth/devices';
 
 type KeyType = 'rsa' | 'ec' | 'ed25519';
 
-/** A device that signs its auth requests like the real clients (protocol doc §2.1). */
+/** A device that signs its auth requests like the real clients (docs/protocol.md §2.1). */
 class TestDevice {
   readonly privateKey: KeyObject;
   readonly publicKeyPem: string;
@@ -138,7 +138,7 @@ describe('fake upstream Mender server (HTTPS, enterprise-like)', () => {
     expect(upstream.pki.ca.certPem).toContain('BEGIN CERTIFICATE');
   });
 
-  describe('auth requests (protocol doc §2.1)', () => {
+  describe('auth requests (docs/protocol.md §2.1)', () => {
     it.each<KeyType>(['rsa', 'ec', 'ed25519'])(
       'verifies %s signatures over the raw body and rejects tampered bodies',
       async (keyType) => {
@@ -253,7 +253,7 @@ describe('fake upstream Mender server (HTTPS, enterprise-like)', () => {
     });
   });
 
-  describe('inventory (protocol doc §2.3)', () => {
+  describe('inventory (docs/protocol.md §2.3)', () => {
     it('takes chunked bodies like the 3.4 client; PUT replaces, PATCH upserts', async () => {
       const device = await acceptedDevice('02:00:00:00:03:01');
       const put = await call(agent, `${upstream.url}${INVENTORY_PATH}`, {
@@ -336,7 +336,7 @@ describe('fake upstream Mender server (HTTPS, enterprise-like)', () => {
     });
   });
 
-  describe('deployments (protocol doc §2.2) and storage (§2.7)', () => {
+  describe('deployments (docs/protocol.md §2.2) and storage (docs/protocol.md §2.7)', () => {
     const payload = Buffer.alloc(300_000);
     for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) & 0xff;
 
@@ -598,7 +598,7 @@ describe('fake upstream Mender server (HTTPS, enterprise-like)', () => {
     });
   });
 
-  describe('management API (protocol doc §3.4, §3.5)', () => {
+  describe('management API (docs/protocol.md §3.4, §3.5)', () => {
     it('logs in with Basic auth and preauthorizes with force semantics', async () => {
       const basic = (user: string, pass: string): string =>
         `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
@@ -675,7 +675,7 @@ describe('fake upstream Mender server (HTTPS, enterprise-like)', () => {
     });
   });
 
-  describe('deviceconnect WebSocket (protocol doc §2.6)', () => {
+  describe('deviceconnect WebSocket (docs/protocol.md §2.6)', () => {
     function open(jwt: string | undefined): Promise<{ ws: WebSocket } | { status: number; body: string }> {
       return new Promise((resolve, reject) => {
         const ws = new WebSocket(`${upstream.url.replace('https', 'wss')}${CONNECT_PATH}`, {

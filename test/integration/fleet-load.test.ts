@@ -20,13 +20,13 @@ const DEVICE_TYPE = 'mgw-fleet';
 const SECRET = Buffer.alloc(32, 7).toString('base64');
 
 /**
- * Issue #7 item 5 (load): 2,000 simulated mender-client 3.x devices run a whole update cycle
+ * Load test: 2,000 simulated mender-client 3.x devices run a whole update cycle
  * through the built `mender-gw serve` (its own process, HTTPS to devices, artifact cache on), the
  * way a site would run it: signed auth → inventory → deployments/next → download (some resumed)
  * → status → re-auth → success. The gateway must fetch the artifact from storage exactly once,
  * every device must end `success` upstream with the right bytes, and nothing may log an error.
  */
-describe(`${DEVICES} devices cycle through the gateway (issue #7 load)`, () => {
+describe(`${DEVICES} devices cycle through the gateway`, () => {
   let upstream: FakeUpstream;
   let serve: ServeProcess;
   let dir: string;

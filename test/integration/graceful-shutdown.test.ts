@@ -40,7 +40,7 @@ async function heldUpstream(): Promise<{
   return { server, release, firstHalfSent };
 }
 
-describe('graceful shutdown of serve (issue #2)', () => {
+describe('graceful shutdown of serve', () => {
   const cleanup: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const fn of cleanup.splice(0).reverse()) await fn();

@@ -8,7 +8,7 @@ import type { TestGateway } from '../support/test-gateway.js';
 import { SimulatedDevice } from '../support/simulated-device.js';
 
 /**
- * Hostile request bodies (issue #7 item 3). The gateway reads two kinds of body itself: inventory
+ * Hostile request bodies. The gateway reads two kinds of body itself: inventory
  * updates with Features.DeviceSystem and auth requests with mTLS (those are covered in
  * hostile-tls.test.ts); both are bounded at 1 MiB and must keep arriving
  * (UpstreamServer.BodyIdleTimeout). Every other body streams through to upstream untouched, however

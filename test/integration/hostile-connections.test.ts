@@ -11,7 +11,7 @@ import type { TestGateway } from '../support/test-gateway.js';
 import { waitUntil } from '../support/wait-until.js';
 
 /**
- * Clients that hold connections instead of using them (issue #7 item 3): slow headers
+ * Clients that hold connections instead of using them: slow headers
  * (slowloris), TLS handshakes that never finish, and one address opening connection after
  * connection. `DeviceConnections.HeadersTimeout` and `DeviceConnections.MaxPerIP` bound them;
  * every other device keeps being served.

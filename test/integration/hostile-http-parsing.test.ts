@@ -9,7 +9,7 @@ import type { TestGateway } from '../support/test-gateway.js';
 import type { LogLine } from '../support/log-capture.js';
 
 /**
- * Hostile or broken HTTP from the device network (issue #7 item 3): malformed requests, oversized
+ * Hostile or broken HTTP from the device network: malformed requests, oversized
  * headers, request smuggling and proxy abuse, sent on raw sockets because no HTTP client sends
  * them. Each case ends with a clear answer and one log line, nothing reaches the upstream, and
  * the gateway goes on serving.

@@ -9,7 +9,7 @@ import { pollNext } from '../support/simulated-device.js';
 import type { SimulatedDevice } from '../support/simulated-device.js';
 
 /**
- * Path traversal, cache keys and gateway links (issue #7 item 3). Already covered elsewhere:
+ * Path traversal, cache keys and gateway links. Already covered elsewhere:
  * `../`, `%2e%2e%2f` and `%zz` on the device API (relay.test.ts), `../` and `%2e%2e%2f` on the
  * artifact route, a tampered expiry, another key in the path, an expired link signed with the
  * right secret, a link without signature (artifact-cache.test.ts), and every single-character

@@ -17,7 +17,7 @@ import { SimulatedDevice } from '../support/simulated-device.js';
 import { waitUntil } from '../support/wait-until.js';
 
 /**
- * Hostile TLS from the device network (issue #7 item 3): protocol versions below
+ * Hostile TLS from the device network: protocol versions below
  * HTTPS.MinimumTLSVersion, client certificates with odd serials and subjects (which end up in log
  * lines: they must not break or forge them), and oversized or stalled auth-request bodies, which
  * the gateway reads itself with mTLS.

@@ -29,8 +29,8 @@ async function text(url: string): Promise<{ status: number; body: string }> {
   return { status: res.statusCode, body: await res.body.text() };
 }
 
-/** Issue #5 items 3 and 4: Prometheus metrics on their own listener, and readiness. */
-describe('metrics after a cached update (issue #5)', () => {
+/** Metrics and readiness: Prometheus metrics on their own listener, and readiness. */
+describe('metrics after a cached update', () => {
   let s: CacheScenario;
   let device: SimulatedDevice;
 
@@ -64,7 +64,7 @@ describe('metrics after a cached update (issue #5)', () => {
     expect(sample(m, 'mender_gw_cache_bytes_saved_total')).toBe(2 * MiB);
     expect(sample(m, 'mender_gw_cache_fills_total', { outcome: 'complete' })).toBe(1);
     expect(sample(m, 'mender_gw_cache_fills_in_progress')).toBe(0);
-    // Mender Gateway's own request metrics, labelled by route template, not raw URL (§6.6).
+    // Mender Gateway's own request metrics, labelled by route template, not raw URL (docs/protocol.md §6.6).
     expect(
       sample(m, 'mender_gateway_http_requests_total', {
         method: 'GET',
@@ -113,7 +113,7 @@ describe('metrics after a cached update (issue #5)', () => {
   });
 });
 
-describe('readiness with the upstream down (issue #5 item 4)', () => {
+describe('readiness with the upstream down', () => {
   it('starts anyway, answers alive 204 and ready 503 naming the error', async () => {
     const port = await closedPort();
     const gw = await startTestGateway({ UpstreamServer: { URL: `http://127.0.0.1:${port}` } });

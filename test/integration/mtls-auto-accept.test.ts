@@ -11,7 +11,7 @@ import type { TestGateway } from '../support/test-gateway.js';
 import { SimulatedDevice } from '../support/simulated-device.js';
 
 /**
- * mTLS auto-accept (protocol doc §3.7): a device whose client certificate chains to
+ * mTLS auto-accept (docs/protocol.md §3.7): a device whose client certificate chains to
  * Features.mTLS.CACertificate is preauthorized through the management API and accepted on its
  * very first auth request; repeats are served from the preauthorization cache.
  */

@@ -17,7 +17,7 @@ import { expiredValidity, importFixture, issueFixture } from '../unit/mtls/x509-
 /**
  * mTLS options that change who gets in: the plain-HTTP listener (refused by default,
  * relayed without auto-accept with AllowDeviceAPIOnHTTP) and InsecureSkipClientExpireAfter
- * (protocol doc §3.3, §3.7 step 1).
+ * (docs/protocol.md §3.3, §3.7 step 1).
  */
 
 const AUTH_PATH = '/api/devices/v1/authentication/auth_requests';
@@ -253,7 +253,7 @@ describe('mTLS with InsecureSkipClientExpireAfter', () => {
     await expectCut(undefined, /no client certificate/);
   });
 
-  it('refuses a resumed TLS 1.3 session that never carried a certificate (style doc C6b)', async () => {
+  it('refuses a resumed TLS 1.3 session that never carried a certificate (docs/decisions.md §11)', async () => {
     const { hostname, port } = new URL(world.gw.httpsUrl!);
     const options: ConnectionOptions = {
       host: hostname,

@@ -11,7 +11,7 @@ import type { TestGateway } from '../support/test-gateway.js';
 import { SimulatedDevice } from '../support/simulated-device.js';
 
 /**
- * Failures of the management API while auto-accepting (protocol doc §3.4, §3.7 step 6): the
+ * Failures of the management API while auto-accepting (docs/protocol.md §3.4, §3.7 step 6): the
  * device gets 503 + Retry-After or 502, never a crash, and the gateway does not hammer upstream.
  */
 

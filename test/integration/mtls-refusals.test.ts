@@ -20,7 +20,7 @@ import { SimulatedDevice } from '../support/simulated-device.js';
 import { waitUntil } from '../support/wait-until.js';
 
 /**
- * What a gateway with Features.mTLS refuses (protocol doc §3.3, §3.7): every refusal is proved
+ * What a gateway with Features.mTLS refuses (docs/protocol.md §3.3, §3.7): every refusal is proved
  * by the fake upstream never seeing the request.
  */
 
@@ -394,7 +394,7 @@ describe('mTLS refusals', () => {
     expect(seen()).toBe(before);
   });
 
-  describe('WebSocket upgrades (style doc C6a: upgrades bypass the request handler)', () => {
+  describe('WebSocket upgrades (docs/decisions.md §11: upgrades bypass the request handler)', () => {
     const wsUrl = (): string => `${httpsUrl.replace('https', 'wss')}${CONNECT_PATH}`;
 
     it('opens a tunnel for a device with a valid certificate (control)', async () => {

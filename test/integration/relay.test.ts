@@ -16,7 +16,7 @@ interface Seen {
   body: Buffer;
 }
 
-describe('device API relay (issue #2)', () => {
+describe('device API relay', () => {
   let upstream: LoopbackServer;
   let gw: TestGateway;
   const seen: Seen[] = [];

@@ -10,7 +10,7 @@ import type { CacheScenario } from '../support/cache-scenario.js';
 import { pollNext } from '../support/simulated-device.js';
 
 /**
- * Files the gateway and its commands write are not readable by everyone (issue #7 item 6):
+ * Files the gateway and its commands write are not readable by everyone:
  * cache entries 0640 in 0750 folders (the service group may read them, e.g. for backups; nobody
  * else), private keys 0600, and the configuration written by `config init` (it may hold the
  * management password and the link secret) 0600. The umask is 000 for the whole file, so each

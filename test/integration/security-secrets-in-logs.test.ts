@@ -17,7 +17,7 @@ import type { TestGateway } from '../support/test-gateway.js';
 import { SimulatedDevice, pollNext } from '../support/simulated-device.js';
 
 /**
- * No secret in the logs (issue #7 item 6): across a realistic session — mTLS auto-accept
+ * No secret in the logs: across a realistic session — mTLS auto-accept
  * (management login with the password, preauthorizations with the management JWT), device JWTs,
  * inventory with Device System, deployments/next rewritten to signed cache links, cache fills
  * (one broken by storage), hits, Range resumes, status and log reports, a forged link, revoked

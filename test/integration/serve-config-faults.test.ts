@@ -16,7 +16,7 @@ import { createTestPki } from '../support/test-pki.js';
 import type { TestPki } from '../support/test-pki.js';
 
 /**
- * Issue #7 item 4: every class of broken configuration stops `serve` before a single listener
+ * Config faults: every class of broken configuration stops `serve` before a single listener
  * opens, with one clear message that names the key (or environment variable) and the file it
  * came from. Each case runs the built `mender-gw serve` the way an operator or systemd does and
  * checks the exit code, stderr and that nothing ever logged `listening`.
@@ -68,7 +68,7 @@ function expectRefusedToStart(out: Outcome, code: string, mentions: string[]): v
   expect(out.stderr).not.toMatch(/\n\s+at /);
 }
 
-describe('serve refuses to start on a broken configuration (issue #7 item 4)', () => {
+describe('serve refuses to start on a broken configuration', () => {
   let dir: string;
   let pki: TestPki;
   let other: TestPki;

@@ -15,13 +15,13 @@ interface SoakJson {
 }
 
 /**
- * Issue #7 item 5: the soak has its own command (`npm run soak`, ten minutes by default) and is
+ * Load and soak: the soak has its own command (`npm run soak`, ten minutes by default) and is
  * not part of the test run; this runs it for a few seconds so it never rots. Flatness needs a long
  * run to mean anything, so here only the per-round guarantees are asserted: every device cycle
  * succeeds, every artifact comes from storage once, and the gateway logs no error and stops
  * cleanly. The flatness verdict is printed.
  */
-describe('soak command, short run (issue #7 item 5)', () => {
+describe('soak command, short run', () => {
   it(
     'runs rounds of whole update cycles with no error and one storage fetch per artifact',
     { timeout: 120_000 },

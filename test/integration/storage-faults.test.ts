@@ -12,9 +12,9 @@ import { pollNext } from '../support/simulated-device.js';
 import type { SimulatedDevice } from '../support/simulated-device.js';
 
 /**
- * Issue #7 item 1, "Upstream faults", on the artifact storage side: bodies shorter or longer
+ * Upstream faults, on the artifact storage side: bodies shorter or longer
  * than their Content-Length, and redirects off the whitelist, in cache mode and proxy-only
- * mode. What must hold whatever the gateway does about it (protocol doc §7, docs/security.md §3):
+ * mode. What must hold whatever the gateway does about it (docs/protocol.md §7, docs/security.md §3):
  * a device never receives a byte storage did not send for that artifact (what it gets is a
  * prefix of the artifact), it gets either the whole artifact or a cut connection (never a
  * complete-looking body of the wrong length), a short body is never committed to the cache,
@@ -53,7 +53,7 @@ function expectHonest(got: Download, data: Buffer, offset = 0): void {
 describe.each([
   ['cache', true],
   ['proxy-only', false],
-] as const)('storage faults, %s mode (issue #7 item 1)', (mode, cache) => {
+] as const)('storage faults, %s mode', (mode, cache) => {
   let s: CacheScenario;
   let device: SimulatedDevice;
   /** A host outside DomainWhitelist (only 127.0.0.2 is on it) that a redirect points to. */

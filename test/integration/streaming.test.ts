@@ -14,11 +14,11 @@ const MiB = 1024 * 1024;
 const SIZE = 100 * MiB;
 
 /**
- * Issue #2: bodies are streamed both ways, never buffered whole. The gateway runs as the
+ * Relay requirement: bodies are streamed both ways, never buffered whole. The gateway runs as the
  * real `mender-gw serve` process so its memory can be read from /proc: its peak RSS
  * must not grow by anything near the 100 MiB that crosses it in each direction.
  */
-describe('streaming through serve (issue #2)', () => {
+describe('streaming through serve', () => {
   let upstream: LoopbackServer;
   let serve: ServeProcess;
   let dir: string;

@@ -19,7 +19,7 @@ import { startTestGateway } from '../support/test-gateway.js';
 import type { TestGateway } from '../support/test-gateway.js';
 
 /**
- * Issue #7 item 1, "Upstream faults": the Mender server's connection dropping before, during
+ * Upstream faults: the Mender server's connection dropping before, during
  * and after its answer, resets, silence, and malformed deployments/next answers. Every fault
  * is answered with a 502/504 JSON error or a cut connection (never a short body that looks
  * complete, never a 500), and the gateway goes on serving other devices. Storage faults are
@@ -109,14 +109,14 @@ function watchForInternalErrors(gateway: () => TestGateway): void {
   });
 }
 
-describe('the Mender server failing mid-exchange (issue #7 item 1)', () => {
+describe('the Mender server failing mid-exchange', () => {
   let s: CacheScenario;
   let device: SimulatedDevice;
   let artifactSha: string;
 
   beforeAll(async () => {
     s = await startCacheScenario({ metrics: true });
-    // Short upstream timeouts, so silence turns into a 504 within the test (§7 "Timeouts").
+    // Short upstream timeouts, so silence turns into a 504 within the test (docs/protocol.md §7 "Timeouts").
     s.conf.UpstreamServer = {
       ...(s.conf.UpstreamServer as Record<string, unknown>),
       ResponseTimeout: '1s',
@@ -275,7 +275,7 @@ describe('the Mender server failing mid-exchange (issue #7 item 1)', () => {
  * beyond Content-Length on the device API. Requests are GETs without bodies; the path picks the
  * behaviour.
  */
-describe('TCP resets and miscounted bodies from the Mender server (issue #7 item 1)', () => {
+describe('TCP resets and miscounted bodies from the Mender server', () => {
   let server: Server;
   let gw: TestGateway;
   const sockets = new Set<Socket>();
@@ -377,7 +377,7 @@ describe('TCP resets and miscounted bodies from the Mender server (issue #7 item
 });
 
 /**
- * Malformed deployments/next answers (protocol doc §4.1), in both modes that rewrite the link.
+ * Malformed deployments/next answers (docs/protocol.md §4.1), in both modes that rewrite the link.
  * What the gateway does (deployment-rewrite.ts, next-rewrite-relay.ts): a body that is not
  * JSON, or JSON without a string `artifact.source.uri`, is relayed untouched (the client
  * rejects it itself, and it carries no link the gateway made); a link that is not a URL, not
@@ -503,7 +503,7 @@ const MALFORMED: MalformedCase[] = [
 describe.each([
   ['cache', true],
   ['proxy-only', false],
-] as const)('malformed deployments/next answers, %s mode (issue #7 item 1)', (_mode, cache) => {
+] as const)('malformed deployments/next answers, %s mode', (_mode, cache) => {
   let s: CacheScenario;
   let device: SimulatedDevice;
   let other: SimulatedDevice;
@@ -566,7 +566,7 @@ describe.each([
   });
 });
 
-describe('the Mender server down when the gateway starts (issue #7 item 1)', () => {
+describe('the Mender server down when the gateway starts', () => {
   it('serve starts, readiness says so, devices get 502 JSON; their retry is relayed once it is back', async () => {
     const port = await closedPort();
     const gw = await startTestGateway({ UpstreamServer: { URL: `http://127.0.0.1:${port}` } });

@@ -42,7 +42,7 @@ async function startConnectProxy(): Promise<{ url: string; targets: string[]; cl
   };
 }
 
-describe('outbound proxy for the upstream link (issue #2, protocol doc §6.5)', () => {
+describe('outbound proxy for the upstream link (docs/protocol.md §6.5)', () => {
   let upstream: FakeUpstream;
   let proxy: Awaited<ReturnType<typeof startConnectProxy>>;
 

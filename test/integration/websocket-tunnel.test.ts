@@ -21,8 +21,8 @@ function open(url: string, jwt?: string): Promise<{ ws: WebSocket } | { status: 
   });
 }
 
-/** mender-connect's remote-terminal WebSocket through the gateway (protocol doc §2.6). */
-describe('WebSocket tunnel (issue #2)', () => {
+/** mender-connect's remote-terminal WebSocket through the gateway (docs/protocol.md §2.6). */
+describe('WebSocket tunnel', () => {
   let upstream: FakeUpstream;
   let gw: TestGateway;
   const device = new SimulatedDevice('02:00:00:00:ws:01');
@@ -56,7 +56,7 @@ describe('WebSocket tunnel (issue #2)', () => {
     await twoMessages;
     expect(received[0]).toBe('hello through the gateway');
     expect(Buffer.isBuffer(received[1]) && binary.equals(received[1])).toBe(true);
-    // Pings flow through untouched (the server pings idle tunnels, protocol doc §2.6).
+    // Pings flow through untouched (the server pings idle tunnels, docs/protocol.md §2.6).
     const pong = new Promise<Buffer>((resolve) => ws.once('pong', resolve));
     ws.ping(Buffer.from('keepalive'));
     expect((await pong).toString()).toBe('keepalive');

@@ -1,5 +1,5 @@
 /**
- * Bounded soak of `mender-gw serve` (issue #7 item 5), outside the default test run:
+ * Bounded soak of `mender-gw serve`, outside the default test run:
  *
  *   npm run soak -- [--minutes 10] [--devices 300] [--concurrency 100] [--artifact-kib 1024] [--out FILE]
  *

@@ -1,7 +1,7 @@
 import { median } from '../support/stats.js';
 
 /**
- * Whether a soak's resource samples stayed flat (issue #7 item 5: "memory and open file
+ * Whether a soak's resource samples stayed flat ("memory and open file
  * descriptors flat"). The first rounds are warm-up (V8 grows its heap to a working size, undici
  * opens its pool, the cache index fills); after them, the last third of the run is compared with
  * the first third. A leak of one socket or a few KiB per device cycle shows up as a steady rise

@@ -17,7 +17,7 @@ export interface DeviceAnswer {
 
 /**
  * Call the gateway as a device and keep every body byte that arrived, also when the connection
- * is cut mid-body (issue #7: a cut must never look like a complete answer).
+ * is cut mid-body (a cut must never look like a complete answer).
  */
 export async function callAsDevice(
   url: string,

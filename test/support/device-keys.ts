@@ -6,8 +6,8 @@ import type { DeviceKey } from './simulated-device.js';
 const BATCH = 100;
 
 /**
- * EC P-256 keys for a simulated fleet (issue #7 item 5). P-256 is a key type the 3.x and 4.x
- * clients accept as a pre-seeded `mender-agent.pem` (client notes, "Running one device") and
+ * EC P-256 keys for a simulated fleet. P-256 is a key type the 3.x and 4.x
+ * clients accept as a pre-seeded `mender-agent.pem` (docs/protocol.md §8.1) and
  * costs well under a millisecond per key, where the client's default RSA 3072 costs seconds.
  * Generating synchronously in batches beats the libuv thread pool here: the per-key work is
  * too small to pay for the hand-off (measured on Node 20: ~0.4 ms vs ~0.5 ms per key).

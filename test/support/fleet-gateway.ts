@@ -7,7 +7,7 @@ import { startServeProcess } from './serve-process.js';
 import type { ServeProcess } from './serve-process.js';
 
 /**
- * The built `mender-gw serve` as a site runs it for a fleet (issue #7 item 5, load and soak):
+ * The built `mender-gw serve` as a site runs it for a fleet (load and soak):
  * HTTPS to the devices with a certificate from the fake upstream's CA, the artifact cache on in
  * `dir/cache`, storage (127.0.0.2) whitelisted. Devices reach it at `serve.urls.https`.
  */

@@ -16,7 +16,7 @@ export interface FleetDevice {
   installed: string;
 }
 
-/** The steps of one update cycle (client notes, "What 3.4 sends"). */
+/** The steps of one update cycle (docs/protocol.md §8.1). */
 export type FleetPhase = 'auth' | 'inventory' | 'next' | 'download' | 'status' | 'reauth';
 
 export interface FleetOptions {
@@ -41,7 +41,7 @@ export interface FleetOptions {
   expectedSha256?: (artifactName: string) => string | undefined;
   /** Every n-th device drops its download connection once, halfway, and resumes with Range. */
   interruptEvery?: number;
-  /** Resumes allowed per download; default 3, as 3.x (client notes). */
+  /** Resumes allowed per download; default 3, as 3.x (docs/protocol.md §8). */
   maxResumes?: number;
   /** First three MAC octets of new devices; default `02:00:0f` (locally administered). */
   macPrefix?: string;
@@ -91,7 +91,7 @@ const INVENTORY_PATH = '/api/devices/v1/inventory/device/attributes';
 const NEXT_PATH = '/api/devices/v2/deployments/device/deployments/next';
 const STATUS_PATH = (id: string): string =>
   `/api/devices/v1/deployments/device/deployments/${encodeURIComponent(id)}/status`;
-/** What the Go 3.x client puts on every call (client notes). */
+/** What the Go 3.x client puts on every call (docs/protocol.md §8). */
 const GO_HEADERS = { 'user-agent': 'Go-http-client/1.1', 'accept-encoding': 'gzip' } as const;
 
 /** A device-side failure, tagged with the phase it happened in. */
@@ -125,7 +125,7 @@ export async function createFleet(
 }
 
 /**
- * 3.x sends every body after the auth request with `Transfer-Encoding: chunked` (client notes):
+ * 3.x sends every body after the auth request with `Transfer-Encoding: chunked` (docs/protocol.md §8):
  * a stream without a length makes undici do the same, so the gateway sees what it will see.
  */
 function chunkedJson(value: unknown): Readable {
@@ -190,13 +190,13 @@ async function cycle(ctx: RunContext, d: FleetDevice): Promise<void> {
         dispatcher: api.dispatcher,
       });
       let data = Buffer.from(await res.body.arrayBuffer());
-      // Go's transport asked for gzip, so it undoes it transparently (protocol doc §2).
+      // Go's transport asked for gzip, so it undoes it transparently (docs/protocol.md §2).
       if (res.headers['content-encoding'] === 'gzip') data = gunzipSync(data);
       return { status: res.statusCode, body: data };
     };
     let answer = await send();
     if (answer.status === 401) {
-      // Any 401 on an ordinary call: authenticate once and retry once (client notes).
+      // Any 401 on an ordinary call: authenticate once and retry once (docs/protocol.md §8).
       counts.reauthOn401++;
       await authenticate(phase);
       answer = await send();
@@ -264,7 +264,7 @@ async function cycle(ctx: RunContext, d: FleetDevice): Promise<void> {
 
     // The 3.x client reports `downloading` before it fetches, then installs, reboots, and
     // authenticates afresh before the final report: its commit step clears the token on purpose
-    // (client notes, steps 4 and 6; protocol doc §2.2 status values).
+    // (docs/protocol.md §8.1 steps 4 and 6; docs/protocol.md §2.2 status values).
     if ((await report('downloading')) === 'aborted') {
       counts.aborted++;
       return;
@@ -328,12 +328,12 @@ async function cycle(ctx: RunContext, d: FleetDevice): Promise<void> {
 
 /**
  * Drive a fleet of simulated devices through one full Mender update cycle each, `concurrency`
- * at a time, the way mender-client 3.x does it (client notes, "What 3.4 sends"; protocol doc §2):
+ * at a time, the way mender-client 3.x does it (docs/protocol.md §8.1; docs/protocol.md §2):
  * signed auth request → inventory PATCH → v2 deployments/next → `downloading` → artifact
  * download, resumed with `Range` after a cut connection and checked by SHA-256 → `installing`,
  * `rebooting` → fresh auth → `success`. Device failures never throw: they are counted, with the
  * first few messages, so a load test can assert on zero and a soak can report them.
- * Issue #7 item 5 (load and soak), reused by issue #6's benchmark.
+ * The load test and the soak use it, and so does the Fleet benchmark.
  */
 export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   const fleet =

@@ -1,6 +1,6 @@
 import { percentile } from './stats.js';
 
-/** Distribution of one latency, in milliseconds (issue #6: p50/p99 are what the targets name). */
+/** Distribution of one latency, in milliseconds (p50/p99 are what the targets name). */
 export interface LatencySummary {
   count: number;
   min: number;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 
-/** A download answer no retry can fix: the 3.x client gives up on the update (client notes). */
+/** A download answer no retry can fix: the 3.x client gives up on the update (docs/protocol.md §8). */
 export class DownloadRefusedError extends Error {
   override name = 'DownloadRefusedError';
 }
@@ -13,9 +13,9 @@ export class SimulatedCutError extends Error {
 }
 
 export interface ResumableDownloadOptions {
-  /** Connection(s) for the download; the 3.x client opens a new one (client notes, step 5). */
+  /** Connection(s) for the download; the 3.x client opens a new one (docs/protocol.md §8.1 step 5). */
   dispatcher: Dispatcher;
-  /** Resumes allowed after cut connections; 3.x gives up after 3 (client notes). */
+  /** Resumes allowed after cut connections; 3.x gives up after 3 (docs/protocol.md §8). */
   maxResumes?: number;
   /** Drop the connection once, after this fraction of the body, as a flaky device link would. */
   cutAtFraction?: number;
@@ -34,8 +34,8 @@ function headerOf(headers: Record<string, string | string[] | undefined>, name: 
 }
 
 /**
- * Download an artifact link the way mender-client 3.x does (client notes, "Interrupted
- * downloads"; protocol doc §2.2 table of download rules): no `Authorization`, `Accept-Encoding:
+ * Download an artifact link the way mender-client 3.x does (docs/protocol.md §8.2; docs/protocol.md §2.7): no
+ * `Authorization`, `Accept-Encoding:
  * gzip` but an uncompressed body with an exact `Content-Length` required; after a cut connection
  * ask again with `Range: bytes=<offset>-` and accept only a `206` whose `Content-Range` starts at
  * or before the offset (the overlap is skipped) and whose total equals the first length. The

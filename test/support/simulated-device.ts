@@ -13,7 +13,7 @@ export interface DeviceKey {
 
 /**
  * A device simulated in-process: its own key, auth requests signed like the real client
- * (protocol doc §2.1: RSA PKCS#1 v1.5 / ECDSA DER over SHA-256, pure Ed25519), and the
+ * (docs/protocol.md §2.1: RSA PKCS#1 v1.5 / ECDSA DER over SHA-256, pure Ed25519), and the
  * 3.x body layout with its trailing newline.
  */
 export class SimulatedDevice {
@@ -88,7 +88,7 @@ export interface NextAnswer {
     | undefined;
 }
 
-/** Poll for an update the way the clients do (protocol doc §2.2), with the device's JWT. */
+/** Poll for an update the way the clients do (docs/protocol.md §2.2), with the device's JWT. */
 export async function pollNext(
   baseUrl: string,
   device: SimulatedDevice,

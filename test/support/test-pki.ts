@@ -14,7 +14,7 @@ export interface CertPair {
   keyPem: string;
   /**
    * Serial number as upper-case hex, exactly as Node's `X509Certificate.serialNumber` and
-   * `openssl x509 -serial` print it (the blacklist file format, protocol doc §3.3).
+   * `openssl x509 -serial` print it (the blacklist file format, docs/protocol.md §3.3).
    */
   serial: string;
 }
@@ -30,7 +30,7 @@ export interface IssueClientOptions {
   notAfterPast?: boolean;
   /**
    * Add an extendedKeyUsage extension. Default none: the docs' example leaf certificates carry no
-   * EKU (protocol doc §3.3), and Go only insists on clientAuth when an EKU is present.
+   * EKU (docs/protocol.md §3.3), and Go only insists on clientAuth when an EKU is present.
    */
   extKeyUsage?: 'clientAuth' | 'serverAuth';
 }

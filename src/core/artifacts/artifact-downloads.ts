@@ -19,7 +19,7 @@ import { discardBody } from '../http/discard-body.js';
 
 export const MENDER_ARTIFACT_TYPE = 'application/vnd.mender-artifact';
 
-/** Storage response headers a device may see (§4.3); nothing that could change the bytes. */
+/** Storage response headers a device may see (docs/protocol.md §4.3); nothing that could change the bytes. */
 const STORAGE_HEADERS = [
   'content-length',
   'content-range',
@@ -50,7 +50,7 @@ interface Representation {
 }
 
 /**
- * Serves the gateway's artifact links (protocol doc §2.7, §4.3, §4.4; issue #3 items 2, 3, 6):
+ * Serves the gateway's artifact links (docs/protocol.md §2.7, §4.3, §4.4):
  * exact Content-Length, `Accept-Ranges: bytes`, single ranges with 206/Content-Range, 416 when
  * unsatisfiable, If-Range, HEAD, never compressed or chunked. The target is checked again on
  * every download (storage-target.ts), and the checked URL is the one fetched, so the gateway is
@@ -160,7 +160,8 @@ export class ArtifactDownloads {
     const headers: Record<string, string> = {
       'content-type': rep.contentType ?? MENDER_ARTIFACT_TYPE,
       'accept-ranges': 'bytes',
-      // no-transform: intermediaries must not compress; a compressed artifact is fatal to 3.x (§2.7).
+      // no-transform: intermediaries must not compress; a compressed artifact is fatal to 3.x
+      // (docs/protocol.md §2.7).
       'cache-control': 'private, no-transform',
     };
     if (rep.etag !== undefined) headers.etag = rep.etag;
@@ -196,7 +197,7 @@ export class ArtifactDownloads {
   /**
    * When the cache volume fails under a download (full, read-only, I/O error, a fill aborted
    * for it), the rest of the range comes from storage: a full disk never fails a device's
-   * update (issue #7 item 2). `If-Range` on the entry's validator and an exact Content-Range
+   * update. `If-Range` on the entry's validator and an exact Content-Range
    * check guarantee the bytes belong to the same artifact; otherwise the device's connection
    * is cut and it resumes later, as for any other failure.
    */

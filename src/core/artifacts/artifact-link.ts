@@ -5,9 +5,9 @@ import { cacheKeyFor, isCacheKey } from './cache-key.js';
 import { parseStorageUrl } from './storage-url.js';
 
 /**
- * Gateway download links (protocol doc §4.3, §4.4). Devices treat `artifact.source.uri`
+ * Gateway download links (docs/protocol.md §4.3, §4.4). Devices treat `artifact.source.uri`
  * as opaque, so the format is ours; it lives under the device API so the same listener
- * rules (and mTLS) apply to downloads as to API calls (protocol doc §9 item 19).
+ * rules (and mTLS) apply to downloads as to API calls (docs/protocol.md §9.19).
  *
  *   cache mode: {GatewayURL}/api/devices/v1/gateway/artifacts/{key}
  *                 ?x-men-expire=…&x-men-origin=…[&x-men-artifact-id=…][&x-men-artifact-name=…]&x-men-signature=…
@@ -15,8 +15,8 @@ import { parseStorageUrl } from './storage-url.js';
  *
  * Cache links are self-contained: the original presigned URL travels inside, signed, so
  * any gateway holding the same `SignatureSecret` can serve or refill them, also after a
- * restart (issue #3). The canonical string follows the deployments service's
- * configuration-download signatures (protocol doc §4.4): method, path, then every
+ * restart. The canonical string follows the deployments service's
+ * configuration-download signatures (docs/protocol.md §4.4): method, path, then every
  * `x-men-*` parameter in a fixed order.
  */
 

@@ -27,7 +27,7 @@ function rfc3339(date: Date): string {
 }
 
 /**
- * Provision `Features.ArtifactsProxy` (protocol doc §4): link rewriting, and either the
+ * Provision `Features.ArtifactsProxy` (docs/protocol.md §4): link rewriting, and either the
  * proxy-only download route or the signed-link cache. Opening the cache rebuilds its index
  * and removes debris of interrupted fills before any device is served.
  */
@@ -43,7 +43,8 @@ export async function createArtifactsFeature(
   const gatewayUrl = proxyConfig.gatewayUrl;
   const whitelist = proxyConfig.domainWhitelist;
 
-  // Storage fetches share the upstream dispatcher: same trust store, proxy and timeouts (§6.4).
+  // Storage fetches share the upstream dispatcher: same trust store, proxy and timeouts (docs/protocol.md
+  // §6.4).
   // No redirect is ever followed (undici's request does not), so a storage redirect cannot
   // lead the gateway off the whitelist.
   const fetchOrigin: OriginFetcher = async (origin, headers = {}) => {
@@ -63,7 +64,8 @@ export async function createArtifactsFeature(
     raw: string,
   ) => GatewayLink;
   if (proxyConfig.cache.enabled) {
-    // Without a configured secret links die with the process; loadConfig() already warned (§4.4).
+    // Without a configured secret links die with the process; loadConfig() already warned (docs/protocol.md
+    // §4.4).
     const secret = proxyConfig.cache.signatureSecret ?? randomBytes(32);
     signer = new ArtifactLinkSigner(secret, gatewayUrl, proxyConfig.cache.linkExpireMs);
     const path = proxyConfig.cache.path;

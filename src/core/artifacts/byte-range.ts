@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 /**
  * What to send for a request against a representation of known size (RFC 9110 §14).
- * Only single ranges are served (protocol doc §2.7: the clients resume with one range);
+ * Only single ranges are served (docs/protocol.md §2.7: the clients resume with one range);
  * a multi-range request gets the whole body, which RFC 9110 §14.2 allows.
  */
 export type RangeDecision =

@@ -3,10 +3,10 @@ import { isHostWhitelisted } from './domain-whitelist.js';
 import { ARTIFACT_ROUTE } from './artifact-link.js';
 
 /**
- * Rewrite of deployments/next instructions (protocol doc §4.1, §4.7): only
+ * Rewrite of deployments/next instructions (docs/protocol.md §4.1, §4.7): only
  * `artifact.source.uri` (and, for cache links, `artifact.source.expire`) change; every
  * other field is kept as upstream sent it, because the 3.x client rejects unknown fields
- * in some objects and 4.x reads only a few (§2.2).
+ * in some objects and 4.x reads only a few (docs/protocol.md §2.2).
  */
 
 export interface GatewayLink {

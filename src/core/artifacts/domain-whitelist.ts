@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 
 /**
- * `Features.ArtifactsProxy.DomainWhitelist` matching (protocol doc §4.2).
+ * `Features.ArtifactsProxy.DomainWhitelist` matching (docs/protocol.md §4.2).
  *
  * A host matches an entry when it equals it or is a subdomain of it: the documented
  * `s3.amazonaws.com` entry has to admit `hosted-mender-artifacts.s3.amazonaws.com`. Never a

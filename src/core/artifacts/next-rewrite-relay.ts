@@ -17,7 +17,7 @@ type Decoder = (data: Buffer, options: { maxOutputLength: number }) => Promise<B
 
 /**
  * Decoded output is bounded like the body itself: a small compressed answer that inflates to
- * gigabytes (a decompression bomb) is refused instead of filling the gateway's memory (issue #7).
+ * gigabytes (a decompression bomb) is refused instead of filling the gateway's memory.
  */
 const DECODERS: Record<string, Decoder> = {
   gzip: promisify(gunzip),
@@ -26,7 +26,7 @@ const DECODERS: Record<string, Decoder> = {
   br: promisify(brotliDecompress),
 };
 
-/** The three check-for-update variants whose 200 answers carry the download link (§2.2). */
+/** The three check-for-update variants whose 200 answers carry the download link (docs/protocol.md §2.2). */
 export function isDeploymentsNext(method: string | undefined, path: string): boolean {
   if (path === '/api/devices/v2/deployments/device/deployments/next') return method === 'POST';
   if (path === '/api/devices/v1/deployments/device/deployments/next')
@@ -36,7 +36,7 @@ export function isDeploymentsNext(method: string | undefined, path: string): boo
 
 /**
  * Read the whole answer. The connection dropping or going silent mid-body is an upstream failure
- * like one before the headers (502/504), not a gateway bug (issue #7 item 1: it was a 500).
+ * like one before the headers (502/504), not a gateway bug (it was a 500).
  */
 async function readBounded(body: Dispatcher.ResponseData['body'], origin: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -62,7 +62,7 @@ async function readBounded(body: Dispatcher.ResponseData['body'], origin: string
   return Buffer.concat(chunks);
 }
 
-/** Undo the Content-Encoding; a body that does not decode is a bad answer (502), not a bug (issue #7). */
+/** Undo the Content-Encoding; a body that does not decode is a bad answer (502), not a bug. */
 async function decodeBody(raw: Buffer, encoding: string, decode: Decoder): Promise<Buffer> {
   try {
     return await decode(raw, { maxOutputLength: MAX_INSTRUCTIONS_BYTES });
@@ -81,7 +81,7 @@ async function decodeBody(raw: Buffer, encoding: string, decode: Decoder): Promi
 /**
  * JSON.stringify recurses: instructions nested thousands of levels deep (JSON.parse takes them)
  * overflow the stack. Upstream instructions are a few levels deep, so this is a bad answer (502),
- * not a gateway bug (issue #7 item 1: it was a 500).
+ * not a gateway bug (it was a 500).
  */
 function serialize(instructions: unknown): Buffer {
   try {
@@ -95,7 +95,7 @@ function serialize(instructions: unknown): Buffer {
 }
 
 /**
- * deployments/next through the gateway (protocol doc §4.1): forward the poll without
+ * deployments/next through the gateway (docs/protocol.md §4.1): forward the poll without
  * `Accept-Encoding` (upstream traefik compresses device routes and 3.x clients ask for
  * gzip), decode whatever encoding still comes back, replace the download link, and send
  * the instructions with a correct Content-Length. Answers other than 200 and bodies that

@@ -90,7 +90,7 @@ export function freeSpaceMargin(volumeBytes: number): number {
  * The cache in front of artifact storage: at most one upstream download per artifact at a
  * time (single flight), devices served from complete entries or from the growing fill,
  * room made by eviction before a fill and on ENOSPC during one, and a pass-through when
- * an artifact cannot be cached, so a full cache never fails an update (issue #3 items 5–8).
+ * an artifact cannot be cached, so a full cache never fails an update.
  */
 export class ArtifactCache {
   readonly #fills = new Map<string, Promise<ArtifactFill | undefined>>();
@@ -110,7 +110,7 @@ export class ArtifactCache {
   #closing = false;
   #diskFault: { code: string; message: string; at: string } | undefined;
 
-  /** The last cache-volume fault, until a fill succeeds again (for /ready; issue #7 item 2). */
+  /** The last cache-volume fault, until a fill succeeds again (for /ready). */
   get diskFault(): { code: string; message: string; at: string } | undefined {
     return this.#diskFault;
   }
@@ -323,7 +323,7 @@ export class ArtifactCache {
     try {
       writer = await this.store.beginWrite(ref.key);
     } catch (err) {
-      // Read-only, removed or failing volume: the update goes on uncached (issue #7 item 2).
+      // Read-only, removed or failing volume: the update goes on uncached.
       if (!isDiskFault(err)) throw err;
       return {
         bypass: this.#noteDiskFault(
@@ -415,8 +415,8 @@ export class ArtifactCache {
   }
 
   /**
-   * Continue a fill whose storage connection dropped (satellite and mine links, issue #7 item
-   * 1) with `Range: bytes=<written>-` and `If-Range`, so the artifact still crosses the uplink
+   * Continue a fill whose storage connection dropped (satellite and mine links) with `Range:
+   * bytes=<written>-` and `If-Range`, so the artifact still crosses the uplink
    * once. Only a 206 for exactly the missing bytes of the same representation is accepted;
    * without an ETag or Last-Modified the gateway cannot prove that, and gives up.
    */
@@ -466,7 +466,7 @@ export class ArtifactCache {
     return response.body;
   }
 
-  /** ENOSPC during a fill (another writer filled the volume): evict and try once more (§4.6). */
+  /** ENOSPC during a fill (another writer filled the volume): evict and try once more (docs/protocol.md §4.6). */
   async #writeWithRetry(
     ref: ArtifactRef,
     fill: ArtifactFill,

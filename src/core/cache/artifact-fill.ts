@@ -8,7 +8,7 @@ import type {
 
 /**
  * One upstream download into the cache, shared by every device that asks for the artifact
- * while it runs (issue #3 item 5; landscape §4 item 5). Readers follow the growing file:
+ * while it runs (docs/protocol.md §4.6). Readers follow the growing file:
  * a byte is served as soon as it is written, so nobody waits for the whole download, and
  * a slow device never throttles the fill, since each reader reads the file at its own pace.
  */

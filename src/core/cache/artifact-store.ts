@@ -1,5 +1,5 @@
 /**
- * The artifact cache store (protocol doc §4.5, §4.6; issue #3 item 4).
+ * The artifact cache store (docs/protocol.md §4.5, §4.6).
  *
  * An entry per artifact, keyed by `cacheKeyFor(storage URL)`, holding the bytes and the
  * metadata an operator and the gateway need. Bytes are read and written through a
@@ -16,7 +16,7 @@ export interface ArtifactEntry {
   artifactId: string | undefined;
   artifactName: string | undefined;
   size: number;
-  /** SHA-256 of the bytes, hex, computed while filling (issue #7: detect altered entries). */
+  /** SHA-256 of the bytes, hex, computed while filling (detect altered entries). */
   sha256: string;
   etag: string | undefined;
   lastModified: string | undefined;
@@ -71,7 +71,7 @@ export interface ArtifactStore {
   findByArtifactId(artifactId: string): ArtifactEntry | undefined;
   /**
    * Open a complete entry for reading, or `undefined` when it is gone (e.g. removed by
-   * `cache prune`) or its size on disk no longer matches its metadata (issue #7).
+   * `cache prune`) or its size on disk no longer matches its metadata.
    */
   openReader(key: string): Promise<{ entry: ArtifactEntry; reader: RandomAccessReader } | undefined>;
   beginWrite(key: string): Promise<ArtifactWriter>;

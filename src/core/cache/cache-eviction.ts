@@ -2,10 +2,10 @@ import type { ArtifactEntry, ArtifactStore } from './artifact-store.js';
 import type { EntryPins } from './entry-pins.js';
 
 /**
- * Make room for `needBytes` (protocol doc §4.6; issue #3 item 7): evict entries that are
+ * Make room for `needBytes` (docs/protocol.md §4.6): evict entries that are
  * not in use, least recently accessed first (creation time breaks ties), until the store
  * reports enough free space. Last access is our own record, not the file's atime, which
- * `relatime`/`noatime` mounts make meaningless (style doc C11).
+ * `relatime`/`noatime` mounts make meaningless (docs/decisions.md §13).
  */
 export async function evictFor(
   store: ArtifactStore,

@@ -26,7 +26,7 @@ import { errnoCode } from '../file-errors.js';
  * it is parsed, so the cost is a few kilobytes whatever the artifact's size, and a file that
  * is still being downloaded (a cache fill) is readable once its first kilobytes are there.
  *
- * tar-stream does not decompress (style doc C9): gzip headers are inflated with zlib; xz and
+ * tar-stream does not decompress (docs/decisions.md §9): gzip headers are inflated with zlib; xz and
  * zstd need libraries Node 20 does not have, so those headers are reported as unread.
  */
 
@@ -207,7 +207,8 @@ async function* tarEntries(source: Readable): AsyncGenerator<Entry> {
     extract.destroy(err);
   };
   source.on('error', fail);
-  // tar-stream 3 is built on streamx, not Node streams (style doc C9); its Writable accepts Node's pipe().
+  // tar-stream 3 is built on streamx, not Node streams (docs/decisions.md §9); its Writable accepts Node's
+  // pipe().
   source.pipe(extract);
   try {
     yield* extract;

@@ -2,7 +2,8 @@
  * How large each download's read buffers are. A cached download holds two buffers (one being
  * read into, one draining into TLS), and Node keeps about as much again encrypted until the
  * socket takes it, so a download in flight costs ~4 × its chunk size. 128 KiB chunks are the
- * cheapest per GiB (issue #6, M1), but 500 devices updating at once over a slow VLAN would then
+ * cheapest per GiB (benchmark M1 in docs/performance.md), but 500 devices updating at once over a slow VLAN
+ * would then
  * hold ~250 MiB. So the chunk is the device's share of a fixed budget: 128 KiB up to 128
  * concurrent downloads (every M1 case), halving as the count doubles, never below one TLS record
  * (16 KiB). The size is chosen when a download starts and kept for its life.

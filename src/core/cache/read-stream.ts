@@ -8,14 +8,15 @@ import { MAX_CHUNK_BYTES, readBufferBudget } from './read-buffer-budget.js';
 import type { ReadBufferBudget } from './read-buffer-budget.js';
 
 /**
- * 128 KiB per read: measured as cheap per GiB as 256 KiB (issue #6, M1; 16 KiB cost ~20 % more
+ * 128 KiB per read: measured as cheap per GiB as 256 KiB (benchmark M1 in docs/performance.md; 16 KiB cost
+ * ~20 % more
  * CPU), at half the memory per device — two such buffers per download (M5: memory must not
  * grow with artifact size). sendRange takes less when many devices download at once
  * (read-buffer-budget.ts).
  */
 const CHUNK = MAX_CHUNK_BYTES;
 
-/** Where the rest of a range comes from when the cache cannot deliver it (issue #7 item 2). */
+/** Where the rest of a range comes from when the cache cannot deliver it. */
 export type RangeContinuation = (position: number, cause: Error) => Promise<AsyncIterator<Buffer>>;
 
 export interface RangeSourceOptions {
@@ -148,7 +149,8 @@ function premature(): Error {
  * with the source's error (the caller then cuts the connection).
  *
  * Why not `createRangeStream(...).pipe(res)`: a fresh 256 KiB buffer per read made the garbage
- * collector a large share of the CPU per GiB served (issue #6, M1). Here two buffers per
+ * collector a large share of the CPU per GiB served (benchmark M1 in docs/performance.md). Here two buffers
+ * per
  * download (sized by read-buffer-budget.ts) take turns: one is read into while the other is
  * being written, and a buffer is reused only after the response's write callback said the
  * bytes are gone.

@@ -13,8 +13,8 @@ import { parseGoDuration } from './go-duration.js';
 import { parseListenAddress } from './listen-address.js';
 
 /**
- * Raw (validated) JSON → normalised {@link GatewayConfig}: defaults applied once (protocol
- * doc §9 item 11), durations in milliseconds, paths absolute, listen addresses split,
+ * Raw (validated) JSON → normalised {@link GatewayConfig}: defaults applied once (docs/protocol.md §9.11),
+ * durations in milliseconds, paths absolute, listen addresses split,
  * whitelist and inventory normalised. Cross-field rules are checked afterwards on the
  * result (`config-checks.ts`), which is why the upstream URL may still be missing here.
  */
@@ -164,7 +164,7 @@ const WHITELIST_PATH = ['Features', 'ArtifactsProxy', 'DomainWhitelist'] as cons
 
 /**
  * Lower-case, strip a leading `.`/`*.` and a trailing `.`, drop ports (matching ignores
- * them, protocol doc §4.2), de-duplicate. Warn about entries that can never match a host
+ * them, docs/protocol.md §4.2), de-duplicate. Warn about entries that can never match a host
  * under suffix matching: Mender's 2.1.0 example whitelisted the bare word
  * "cloudflarestorage", which suggests substring matching there; we match whole labels.
  */
@@ -247,7 +247,7 @@ const ROOT_INVENTORY_PATH = ['DefaultInventory'] as const;
 
 /**
  * DefaultInventory may sit under Features.DeviceSystem (current docs) or at the root
- * (1.1.0 changelog) — protocol doc §5. Both are merged; the DeviceSystem entry wins for
+ * (1.1.0 changelog) — docs/protocol.md §5. Both are merged; the DeviceSystem entry wins for
  * a Name present in both, and within one list the first entry for a Name wins.
  */
 function mergeInventory(

@@ -5,8 +5,8 @@ import type { ConfigDraft } from './build-gateway-config.js';
 import { configIssue, valueAt, type ConfigSources, type JsonPath } from './config-issue.js';
 
 /**
- * Rules that involve more than one key, and the files the config points at — protocol
- * doc §6.2 (last paragraph): at least one listener; HTTPS needs certificate and key; mTLS
+ * Rules that involve more than one key, and the files the config points at — docs/protocol.md §6.2 (last
+ * paragraph): at least one listener; HTTPS needs certificate and key; mTLS
  * needs HTTPS, a CA, a username and a password; ArtifactsProxy needs GatewayURL; the cache
  * needs ArtifactsProxy; DeviceSystem needs SystemID. Plus warnings for settings that are
  * legal but risky. A missing key is blamed on whatever switched the feature on (so
@@ -238,8 +238,8 @@ function checkListeners(draft: ConfigDraft, sources: ConfigSources, issues: Conf
 }
 
 /**
- * The files the enabled features will open must exist and be readable (protocol doc
- * §6.2; the Docker image runs as `nobody`, §6.1, so unreadable files are a real failure
+ * The files the enabled features will open must exist and be readable (docs/protocol.md §6.2; the Docker
+ * image runs as `nobody`, docs/protocol.md §6.1, so unreadable files are a real failure
  * mode). The cache directory may be missing (it is created at start) but must not be a
  * file.
  */

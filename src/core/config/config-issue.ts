@@ -4,15 +4,15 @@ import type { ConfigIssue } from './gateway-config.js';
  * Helpers for {@link ConfigIssue}: JSON paths, where a value came from, quoting values
  * without leaking secrets, one-line rendering.
  *
- * Every config problem says what, where and what next (style doc habit 4): the JSON path
+ * Every config problem says what, where and what next (CONTRIBUTING.md §6): the JSON path
  * (`$.HTTPS.Listen`), the source (`file …`, `env HTTPS_LISTEN`, `defaults`) and a hint.
  */
 
 export type JsonPath = readonly (string | number)[];
 
 /**
- * Keys whose values are never echoed in messages (protocol doc §6.7: never log passwords;
- * the HMAC key signs cache links, §4.4).
+ * Keys whose values are never echoed in messages (docs/protocol.md §6.7: never log passwords;
+ * the HMAC key signs cache links, docs/protocol.md §4.4).
  */
 export const SECRET_KEYS: ReadonlySet<string> = new Set(['MenderPassword', 'SignatureSecret']);
 
@@ -58,8 +58,8 @@ export function valueAt(root: unknown, path: JsonPath): unknown {
 }
 
 /**
- * Where each configuration value came from. Env overrides win over the file (protocol
- * doc §6.2), so the env map is consulted first; an array element belongs to the
+ * Where each configuration value came from. Env overrides win over the file (docs/protocol.md §6.2), so the
+ * env map is consulted first; an array element belongs to the
  * variable that set the whole array.
  */
 export class ConfigSources {

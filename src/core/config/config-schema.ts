@@ -14,7 +14,7 @@ import {
 
 /**
  * zod schema of the RAW `mender-gateway.conf` JSON, in Mender's PascalCase vocabulary
- * (protocol doc §6.2), after environment overrides. It validates types and the syntax of
+ * (docs/protocol.md §6.2), after environment overrides. It validates types and the syntax of
  * single values; defaults, path resolution and cross-field rules live in
  * `build-gateway-config.ts` and `config-checks.ts`, so the exported JSON Schema
  * (`docs/config.schema.json`, input side) describes exactly what a user may write.

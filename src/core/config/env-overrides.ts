@@ -2,7 +2,7 @@ import type { ConfigIssue } from './gateway-config.js';
 import { configIssue, quoteValue } from './config-issue.js';
 
 /**
- * Environment variables that override `mender-gateway.conf` (protocol doc §6.2; Mender
+ * Environment variables that override `mender-gateway.conf` (docs/protocol.md §6.2; Mender
  * Gateway 2.0.0 made every setting overridable). The table is explicit, not derived from
  * key names, because Mender's names do not follow one rule (`ARTIFACTS_PROXY_CACHE_SECRET`
  * sets `…ArtifactsCache.SignatureSecret`) and two documented spellings exist for some.
@@ -11,9 +11,9 @@ import { configIssue, quoteValue } from './config-issue.js';
  * - An env var wins over the file value of the same key.
  * - An empty value counts as unset, so `-e HTTPS_LISTEN=` in a compose file does not
  *   wipe the file's value (and as in the config file, where `""` means "not set").
- * - Booleans accept exactly Go's `strconv.ParseBool` set (protocol doc §6.2).
+ * - Booleans accept exactly Go's `strconv.ParseBool` set (docs/protocol.md §6.2).
  * - Lists (`ARTIFACTS_PROXY_DOMAIN_WHITELIST`) are split on commas and/or whitespace
- *   (the format is unpublished; protocol doc §9 item 17).
+ *   (the format is unpublished; docs/protocol.md §9.17).
  * - Whole numbers (`DEVICE_CONNECTIONS_MAX_PER_IP`) must be digits only; they become JSON numbers.
  * - Everything else is copied as a string and validated by the schema like a file value,
  *   so a bad `HTTPS_LISTEN` is reported by the same check as a bad `HTTPS.Listen`.
@@ -42,7 +42,7 @@ export interface EnvOverride {
 }
 
 export const ENV_OVERRIDES: readonly EnvOverride[] = [
-  // UpstreamServer (protocol doc §6.2, §6.4)
+  // UpstreamServer (docs/protocol.md §6.2, §6.4)
   {
     env: 'UPSTREAM_SERVER_URL',
     path: ['UpstreamServer', 'URL'],
@@ -76,7 +76,7 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
     extension: true,
   },
 
-  // Listeners (protocol doc §6.3)
+  // Listeners (docs/protocol.md §6.3)
   { env: 'HTTP_ENABLED', path: ['HTTP', 'Enabled'], kind: 'bool' },
   { env: 'HTTP_LISTEN', path: ['HTTP', 'Listen'], kind: 'string' },
   { env: 'HTTPS_ENABLED', path: ['HTTPS', 'Enabled'], kind: 'bool' },
@@ -96,7 +96,7 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { env: 'HTTPS_SERVER_CERTIFICATE', path: ['HTTPS', 'ServerCertificate'], kind: 'string' },
   { env: 'HTTPS_SERVER_KEY', path: ['HTTPS', 'ServerKey'], kind: 'string' },
 
-  // Features.ArtifactsProxy (protocol doc §4)
+  // Features.ArtifactsProxy (docs/protocol.md §4)
   { env: 'ARTIFACTS_PROXY_ENABLED', path: ['Features', 'ArtifactsProxy', 'Enabled'], kind: 'bool' },
   { env: 'ARTIFACTS_PROXY_GATEWAY_URL', path: ['Features', 'ArtifactsProxy', 'GatewayURL'], kind: 'string' },
   {
@@ -126,13 +126,13 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
     kind: 'duration',
   },
 
-  // Features.mTLS (protocol doc §3)
+  // Features.mTLS (docs/protocol.md §3)
   { env: 'MTLS_ENABLED', path: ['Features', 'mTLS', 'Enabled'], kind: 'bool' },
   { env: 'MTLS_CA_CERTIFICATE', path: ['Features', 'mTLS', 'CACertificate'], kind: 'string' },
   { env: 'MTLS_BLACKLIST_PATH', path: ['Features', 'mTLS', 'BlacklistPath'], kind: 'string' },
   { env: 'MTLS_MENDER_USERNAME', path: ['Features', 'mTLS', 'MenderUsername'], kind: 'string' },
   { env: 'MTLS_MENDER_PASSWORD', path: ['Features', 'mTLS', 'MenderPassword'], kind: 'string', secret: true },
-  // Documented as env vars only; the JSON names are our inference (protocol doc §9 item 7).
+  // Documented as env vars only; the JSON names are our inference (docs/protocol.md §9.7).
   { env: 'MTLS_ENABLE_CACHE', path: ['Features', 'mTLS', 'EnableCache'], kind: 'bool' },
   {
     env: 'MTLS_INSECURE_SKIP_CLIENT_EXPIRE_AFTER',
@@ -146,15 +146,15 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
     extension: true,
   },
 
-  // Features.DeviceSystem (protocol doc §5); DefaultInventory is file-only.
+  // Features.DeviceSystem (docs/protocol.md §5); DefaultInventory is file-only.
   { env: 'DEVICE_SYSTEM_ENABLED', path: ['Features', 'DeviceSystem', 'Enabled'], kind: 'bool' },
   { env: 'DEVICE_SYSTEM_ID', path: ['Features', 'DeviceSystem', 'SystemID'], kind: 'string' },
 
-  // Metrics (protocol doc §6.6)
+  // Metrics (docs/protocol.md §6.6)
   { env: 'METRICS_ENABLED', path: ['Metrics', 'Enabled'], kind: 'bool' },
   { env: 'METRICS_LISTEN', path: ['Metrics', 'Listen'], kind: 'string' },
 
-  // Device listener limits (issue #7)
+  // Device listener limits
   {
     env: 'DEVICE_CONNECTIONS_MAX_PER_IP',
     path: ['DeviceConnections', 'MaxPerIP'],
@@ -168,7 +168,7 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
     extension: true,
   },
 
-  // Process lifecycle (protocol doc §7 "Graceful restart")
+  // Process lifecycle (docs/protocol.md §7 "Graceful restart")
   { env: 'SHUTDOWN_GRACE_PERIOD', path: ['ShutdownGracePeriod'], kind: 'duration', extension: true },
   { env: 'DRAIN_ENABLED', path: ['Drain', 'Enabled'], kind: 'bool', extension: true },
   { env: 'DRAIN_PERIOD', path: ['Drain', 'Period'], kind: 'duration', extension: true },

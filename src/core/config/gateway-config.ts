@@ -3,10 +3,10 @@ import type { ErrorCode } from '../errors.js';
  * The normalised configuration every part of the gateway reads.
  *
  * It is derived from Mender Gateway's documented `mender-gateway.conf` JSON plus its
- * environment overrides (protocol doc §6.2) by `loadConfig()`. Durations are
+ * environment overrides (docs/protocol.md §6.2) by `loadConfig()`. Durations are
  * milliseconds, paths are absolute (resolved against the config file's folder),
  * listen addresses are split into host and port. Nothing here is optional that has
- * a default: defaults are applied once, in the loader (protocol doc §9).
+ * a default: defaults are applied once, in the loader (docs/protocol.md §9).
  */
 
 export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
@@ -49,7 +49,7 @@ export interface GatewayConfig {
   artifactsProxy: {
     enabled: boolean;
     gatewayUrl: URL | undefined;
-    /** Lower-cased host names; leading `.`/`*.` stripped (protocol doc §4.2). */
+    /** Lower-cased host names; leading `.`/`*.` stripped (docs/protocol.md §4.2). */
     domainWhitelist: string[];
     cache: {
       enabled: boolean;
@@ -84,7 +84,7 @@ export interface GatewayConfig {
   debugLog: boolean;
 
   /**
-   * mender-gw extension (issue #7): limits on the device listeners, against one address or slow
+   * mender-gw extension: limits on the device listeners, against one address or slow
    * client holding the gateway's connections.
    */
   deviceConnections: {

@@ -2,10 +2,10 @@
  * Go `time.ParseDuration` / `Duration.String()` for configuration values.
  *
  * Mender Gateway is a Go program and documents durations such as
- * `ArtifactsCache.LinkExpireDuration: "30m"` (protocol doc §6.2). Users copy values like
+ * `ArtifactsCache.LinkExpireDuration: "30m"` (docs/protocol.md §6.2). Users copy values like
  * `"1h30m"` or `"500ms"` from its configs, so we accept exactly Go's syntax and reject
  * everything else loudly: npm's `ms` turns `"1h30m"` into `undefined`, which would silently
- * fall back to a default (style doc pitfall C12).
+ * fall back to a default (docs/decisions.md §5).
  *
  * Syntax (Go `time.ParseDuration`): an optional sign, then `0`, or one or more
  * `<decimal><unit>` groups with no separators, where decimal is `12`, `1.5`, `.5` or `5.`

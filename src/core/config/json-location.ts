@@ -3,7 +3,7 @@
  *
  * V8 reports errors as "… in JSON at position N" for some mistakes and as
  * `Unexpected token 'x', "<the whole text>" is not valid JSON` (no position at all) for
- * others. Config errors must say where (style doc "Config (JSON + env overrides + zod)"),
+ * others. Config errors must say where (docs/decisions.md §5),
  * so when V8 gives no offset a small strict scanner finds the first offending character.
  */
 

@@ -3,7 +3,7 @@ import type { ListenAddress } from './gateway-config.js';
 
 /**
  * `HTTP.Listen`, `HTTPS.Listen` and `Metrics.Listen` use Go's `host:port` address syntax
- * (`net.Listen("tcp", addr)`, protocol doc §6.2–6.3): `:443` (all interfaces),
+ * (`net.Listen("tcp", addr)`, docs/protocol.md §6.2–6.3): `:443` (all interfaces),
  * `0.0.0.0:8080`, `[::1]:8443`, `localhost:80`. We accept numeric ports only: Go also
  * resolves service names (`:https`), which nobody writes in a gateway config and which
  * would make the port depend on /etc/services. Port 0 (the OS picks a free port) is

@@ -18,7 +18,7 @@ export { DEFAULT_CONFIG_PATH } from './config-defaults.js';
 export interface LoadConfigOptions {
   /**
    * The config file. When omitted, {@link DEFAULT_CONFIG_PATH} is used if it exists and
-   * the environment alone otherwise (Docker usage, protocol doc §6.2). An explicit path
+   * the environment alone otherwise (Docker usage, docs/protocol.md §6.2). An explicit path
    * must exist.
    */
   path?: string | undefined;
@@ -39,7 +39,7 @@ const INVALID_HINT =
 
 /**
  * Read `mender-gateway.conf`, apply environment overrides, validate, apply defaults and
- * check cross-field rules (protocol doc §6.2, §9 item 11). The same code serves `serve`
+ * check cross-field rules (docs/protocol.md §6.2, §9.11). The same code serves `serve`
  * and `config validate`, so both judge a config identically.
  *
  * Throws `MGW_CONFIG_UNREADABLE` when the file cannot be read or is not JSON (with

@@ -1,7 +1,7 @@
 import type { InventoryAttribute } from '../config/gateway-config.js';
 import { jsonRefusal, parseBoundedJson } from '../http/bounded-json.js';
 
-/** Upstream accepts at most this many attributes per update (landscape §3; inventory config.go). */
+/** Upstream accepts at most this many attributes per update (docs/protocol.md §2.3; inventory config.go). */
 export const MAX_INVENTORY_ATTRIBUTES = 100;
 export const SYSTEM_ID_ATTRIBUTE = 'mender_gateway_system_id';
 
@@ -23,9 +23,9 @@ function isAttributeArray(value: unknown): value is { name: string }[] {
 }
 
 /**
- * Device System injection (protocol doc §5): add `mender_gateway_system_id` and every
+ * Device System injection (docs/protocol.md §5): add `mender_gateway_system_id` and every
  * DefaultInventory attribute the device did not send itself — the device's value always wins,
- * which also makes an inner gateway's system id win in a chain (§9 item 5). The body is
+ * which also makes an inner gateway's system id win in a chain (docs/protocol.md §9.5). The body is
  * re-serialised compactly; the caller sends its new length (the MEN-7738 bug). Throws
  * `MGW_BAD_REQUEST` for a body nested too deeply (see parseBoundedJson).
  */

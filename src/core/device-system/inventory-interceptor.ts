@@ -9,13 +9,13 @@ import { injectInventory } from './inventory-injection.js';
 
 export const INVENTORY_PATH = '/api/devices/v1/inventory/device/attributes';
 
-/** PUT replaces the whole set, so injecting only into PATCH would drop the attributes (§5). */
+/** PUT replaces the whole set, so injecting only into PATCH would drop the attributes (docs/protocol.md §5). */
 export function isInventoryUpdate(method: string | undefined, path: string): boolean {
   return path === INVENTORY_PATH && (method === 'PUT' || method === 'PATCH');
 }
 
 /**
- * `Features.DeviceSystem` on inventory updates (protocol doc §5): read the body (bounded),
+ * `Features.DeviceSystem` on inventory updates (docs/protocol.md §5): read the body (bounded),
  * add the gateway's attributes, forward with the corrected Content-Length. Bodies that are not
  * attribute arrays are forwarded byte-for-byte, for upstream to judge.
  */

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 
 /**
  * The device's IP as the gateway sees it, in the plain form upstream expects in
- * `X-Forwarded-For` (protocol doc §7: upstream resolves the device IP from it).
+ * `X-Forwarded-For` (docs/protocol.md §7: upstream resolves the device IP from it).
  * IPv4-mapped IPv6 addresses (`::ffff:10.0.0.5`) from a dual-stack listener are unmapped.
  */
 export function clientAddress(socket: Socket): string {

@@ -1,5 +1,5 @@
 /**
- * Path policy for the device listener (protocol doc §1, §9 item 13).
+ * Path policy for the device listener (docs/protocol.md §1, §9.13).
  *
  * Only `/api/devices/**` is relayed. The check runs on the raw request target as the
  * upstream will see it, so it must also refuse anything a server or reverse proxy
@@ -11,7 +11,7 @@
 
 export const DEVICE_API_PREFIX = '/api/devices/';
 export const ALIVE_PATH = '/api/internal/v1/gateway/alive';
-/** Readiness: upstream link and cache volume (issue #5 item 4); ours, not Mender Gateway's. */
+/** Readiness: upstream link and cache volume; ours, not Mender Gateway's. */
 export const READY_PATH = '/api/internal/v1/gateway/ready';
 /** Gateway download links (`artifacts/artifact-link.ts`): cache mode, then proxy mode. */
 export const ARTIFACT_ROUTE = '/api/devices/v1/gateway/artifacts/';
@@ -29,7 +29,7 @@ export function splitTarget(target: string): { path: string; query: string } {
 const DECODE_ROUNDS = 3;
 
 function isUnsafeSegment(segment: string): boolean {
-  // Also decoded more than once (issue #7): a server or proxy behind upstream that decodes twice
+  // Also decoded more than once: a server or proxy behind upstream that decodes twice
   // would turn `%252e%252e` into `..` (double encoding, CWE-174). No device API path has a
   // percent-encoded percent sign, so refusing these costs nothing.
   let current = segment;

@@ -1,10 +1,10 @@
 /**
- * Header hygiene for everything the gateway relays, in one place (style doc A2, habit 10).
+ * Header hygiene for everything the gateway relays, in one place (CONTRIBUTING.md §6).
  *
  * RFC 9110 §7.6.1: a proxy must drop the connection-specific ("hop-by-hop") header
  * fields and every field named in `Connection`. `Host` is handled by the caller
- * (protocol doc §7: it becomes the upstream host). WebSocket upgrades keep
- * `Connection`/`Upgrade` (protocol doc §2.6); the tunnel module adds them back.
+ * (docs/protocol.md §7: it becomes the upstream host). WebSocket upgrades keep
+ * `Connection`/`Upgrade` (docs/protocol.md §2.6); the tunnel module adds them back.
  */
 
 const HOP_BY_HOP = new Set([

@@ -1,10 +1,10 @@
 import type { ServerResponse } from 'node:http';
 
 /**
- * Send the Mender-style error body `{"error": …, "request_id": …}` (protocol doc §2,
+ * Send the Mender-style error body `{"error": …, "request_id": …}` (docs/protocol.md §2,
  * "Error body shape everywhere"). If headers are already on the wire the only honest
  * thing left is to cut the connection, so the device sees a broken transfer, never a
- * truncated body that looks complete (protocol doc §7, MEN-9044).
+ * truncated body that looks complete (docs/protocol.md §7, MEN-9044).
  */
 export function sendJsonError(
   res: ServerResponse,

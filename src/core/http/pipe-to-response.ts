@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
  *
  * Why not `stream/promises.pipeline`: on every completed pipeline Node 20 aborts an internal
  * AbortController, which builds a DOMException with a stack trace — about 5 % of the CPU of
- * a relayed API call in the M3 benchmark (issue #6, docs/performance.md). `pipe` gives the
+ * a relayed API call in the M3 benchmark (docs/performance.md). `pipe` gives the
  * same back-pressure. The caller destroys `res` on a rejection; `source` is destroyed here.
  */
 export function pipeToResponse(source: Readable, res: ServerResponse): Promise<void> {

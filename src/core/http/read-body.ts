@@ -3,7 +3,7 @@ import { GatewayError } from '../errors.js';
 
 /**
  * Idle limits per request, set where a device request enters the device API (the router), so
- * the interceptors that read bodies need not carry the setting (issue #7, slow-body clients).
+ * the interceptors that read bodies need not carry the setting (slow-body clients).
  */
 const idleLimits = new WeakMap<IncomingMessage, number>();
 
@@ -14,11 +14,11 @@ export function setBodyIdleTimeout(req: IncomingMessage, ms: number): void {
 
 /**
  * Read a request body the gateway must inspect (auth requests, inventory), bounded: 1 MiB is
- * upstream's own default limit (protocol doc §7, "Timeouts"), so nothing legitimate is larger.
+ * upstream's own default limit (docs/protocol.md §7, "Timeouts"), so nothing legitimate is larger.
  * A body over the limit is refused with 413 before it is read in full.
  *
  * A body that stops arriving for longer than the request's idle limit (see
- * {@link setBodyIdleTimeout}) is refused with 408 (issue #7): it would otherwise hold the
+ * {@link setBodyIdleTimeout}) is refused with 408: it would otherwise hold the
  * connection for as long as the device likes. Progressing bodies are never cut.
  */
 export function readBoundedBody(req: IncomingMessage, limit: number): Promise<Buffer> {

@@ -1,9 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
- * Everything the gateway counts, in a private registry per gateway (style doc C13: the global
+ * Everything the gateway counts, in a private registry per gateway (docs/decisions.md §10: the global
  * registry throws on the second gateway in one process). Names of the two request metrics are
- * Mender Gateway's own (protocol doc §6.6); the rest are ours, prefixed `mender_gw_`.
+ * Mender Gateway's own (docs/protocol.md §6.6); the rest are ours, prefixed `mender_gw_`.
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -114,7 +114,7 @@ export class GatewayMetrics {
   });
 
   constructor() {
-    // Process memory, CPU, event loop lag and start time (protocol doc §6.6).
+    // Process memory, CPU, event loop lag and start time (docs/protocol.md §6.6).
     collectDefaultMetrics({ register: this.registry });
   }
 }

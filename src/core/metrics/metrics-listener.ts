@@ -5,10 +5,10 @@ import type { Logger } from '../logger.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 
 /**
- * The Prometheus endpoint on its own listener (`Metrics.Listen`, protocol doc §6.6), never on
+ * The Prometheus endpoint on its own listener (`Metrics.Listen`, docs/protocol.md §6.6), never on
  * the device listeners. Bound to loopback by default, unlike Mender's `:9102`: it has no
  * authentication and the host has a leg in the isolated network. If it cannot start, the
- * gateway logs the error and keeps serving devices (§6.6).
+ * gateway logs the error and keeps serving devices (docs/protocol.md §6.6).
  */
 export async function startMetricsListener(
   listen: ListenAddress,

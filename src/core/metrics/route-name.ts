@@ -7,7 +7,7 @@ import {
 } from '../http/device-path.js';
 
 /**
- * The route template a request matched, for metric labels (protocol doc §6.6: Mender Gateway
+ * The route template a request matched, for metric labels (docs/protocol.md §6.6: Mender Gateway
  * labels by matched route, not raw URL, to bound cardinality). Ids become `{id}`; unknown
  * device paths share one label.
  */

@@ -50,10 +50,11 @@ export function parseAuthRequest(body: Buffer): DeviceIdentity {
 }
 
 /**
- * Auto-accept of certified devices (protocol doc §3.7): for an auth request that arrived with a
+ * Auto-accept of certified devices (docs/protocol.md §3.7): for an auth request that arrived with a
  * valid client certificate, check the body's signature, preauthorize (identity, key) upstream,
  * then forward the original request byte-for-byte so the device is accepted on that very
- * request. Never on the plain-HTTP listener (§3.7 step 1): the caller only routes HTTPS+mTLS here.
+ * request. Never on the plain-HTTP listener (docs/protocol.md §3.7 step 1): the caller only routes HTTPS+mTLS
+ * here.
  */
 export class AuthRequestInterceptor {
   constructor(

@@ -94,10 +94,10 @@ export function onlyLeafExpired(
 }
 
 /**
- * Is this TLS connection a device with a valid client certificate (protocol doc §3.3)?
+ * Is this TLS connection a device with a valid client certificate (docs/protocol.md §3.3)?
  * Checked on every request and upgrade, not only at the handshake: with TLS 1.3 session
  * resumption Node can report `authorized` for a connection that never sent a certificate
- * (style doc C6b), and the blacklist may have changed since the handshake.
+ * (docs/decisions.md §11), and the blacklist may have changed since the handshake.
  */
 export function checkPeer(socket: TLSSocket, policy: PeerPolicy, now = new Date()): PeerVerdict {
   // Without a certificate Node returns `{}` here, and `null` once the socket is destroyed,

@@ -3,14 +3,14 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { upstreamFailure } from '../upstream/upstream-error.js';
 
-/** Management calls are small; a slow answer should fail fast so the device retries (protocol doc §7: 5 s in the PoC). */
+/** Management calls are small; a slow answer should fail fast so the device retries (docs/protocol.md §7: 5 s in the PoC). */
 export const MANAGEMENT_TIMEOUT_MS = 10_000;
 /** Refresh a management token this long before its `exp`. */
 const REFRESH_MARGIN_MS = 60_000;
 
 /**
  * Back-off after the management API said "slow down" (429) or failed (5xx): devices get 503
- * with Retry-After instead of each one hammering a struggling server (landscape §2 item 8).
+ * with Retry-After instead of each one hammering a struggling server (docs/protocol.md §3.5).
  */
 export class ManagementBackoff {
   #until = 0;
@@ -57,7 +57,7 @@ function jwtExpiry(token: string): number | undefined {
 }
 
 /**
- * The gateway's login to the upstream management API (protocol doc §3.4): Basic auth to
+ * The gateway's login to the upstream management API (docs/protocol.md §3.4): Basic auth to
  * `POST /api/management/v1/useradm/auth/login`, one login shared by every concurrent caller
  * (single flight, as Mender Gateway 2.1.0 fixed in MEN-9043), refreshed before `exp` or when a
  * management call answers 401. The password and the token are never logged.
@@ -79,7 +79,7 @@ export class ManagementSession {
     this.#basic = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
   }
 
-  /** A valid management token, logging in if needed. `forwardedFor` is the device IP (§3.7 step 8). */
+  /** A valid management token, logging in if needed. `forwardedFor` is the device IP (docs/protocol.md §3.7 step 8). */
   token(forwardedFor: string): Promise<string> {
     if (this.#token !== undefined && Date.now() < this.#expiresAt - REFRESH_MARGIN_MS)
       return Promise.resolve(this.#token);

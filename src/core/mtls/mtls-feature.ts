@@ -13,7 +13,7 @@ import { Preauthorizer } from './preauthorizer.js';
 import { SerialBlacklist } from './serial-blacklist.js';
 import type { BlacklistStatus } from './serial-blacklist.js';
 
-/** How long a preauthorization is trusted before the gateway repeats it (protocol doc §3.5 "Caching"). */
+/** How long a preauthorization is trusted before the gateway repeats it (docs/protocol.md §3.5 "Caching"). */
 export const PREAUTH_CACHE_TTL_MS = 6 * 3600_000;
 
 export interface MtlsFeature {
@@ -56,7 +56,7 @@ function parseCaBundle(pem: string, path: string): X509Certificate[] {
 }
 
 /**
- * Provision `Features.mTLS` (protocol doc §3): the device CA bundle, the serial blacklist
+ * Provision `Features.mTLS` (docs/protocol.md §3): the device CA bundle, the serial blacklist
  * (watched for changes), and auto-accept through the management API. Everything that can be
  * wrong with the files fails here, before a listener opens.
  */

@@ -7,14 +7,14 @@ import { busyError, MANAGEMENT_TIMEOUT_MS } from './management-session.js';
 import type { ManagementBackoff, ManagementSession } from './management-session.js';
 
 export interface DeviceIdentity {
-  /** Parsed `id_data` (protocol doc §2.1). */
+  /** Parsed `id_data` (docs/protocol.md §2.1). */
   idData: Record<string, unknown>;
-  /** The auth key from the request body, not the certificate key (they may differ since 2.0.0, §3.2). */
+  /** The auth key from the request body, not the certificate key (they may differ since 2.0.0, docs/protocol.md §3.2). */
   pubkey: string;
   tier: string | undefined;
 }
 
-/** A stable key for (identity, public key, tier): sorted identity, DER-normalised key (§3.5). */
+/** A stable key for (identity, public key, tier): sorted identity, DER-normalised key (docs/protocol.md §3.5). */
 export function identityCacheKey(identity: DeviceIdentity): string {
   const sorted = Object.fromEntries(Object.entries(identity.idData).sort(([a], [b]) => a.localeCompare(b)));
   let key: string;
@@ -29,10 +29,10 @@ export function identityCacheKey(identity: DeviceIdentity): string {
 }
 
 /**
- * Preauthorization of certified devices (protocol doc §3.5): `POST
+ * Preauthorization of certified devices (docs/protocol.md §3.5): `POST
  * /api/management/v2/devauth/devices {identity_data, pubkey, force: true}`, so the device's own
  * auth request that follows is accepted at once. Results are cached per (identity, key)
- * (`MTLS_ENABLE_CACHE`, §3.5 "Caching"), and concurrent requests for the same pair share one
+ * (`MTLS_ENABLE_CACHE`, docs/protocol.md §3.5 "Caching"), and concurrent requests for the same pair share one
  * call, so a burst of devices — or one device retrying — costs one preauthorization each.
  */
 export class Preauthorizer {
@@ -89,7 +89,7 @@ export class Preauthorizer {
       identity_data: identity.idData,
       pubkey: identity.pubkey,
       force: true,
-      // Enterprise servers take the tier too; the open-source decoder ignores it (§3.5).
+      // Enterprise servers take the tier too; the open-source decoder ignores it (docs/protocol.md §3.5).
       ...(identity.tier === undefined ? {} : { tier: identity.tier }),
     });
     let response: Dispatcher.ResponseData;
@@ -102,7 +102,8 @@ export class Preauthorizer {
           authorization: `Bearer ${token}`,
           'content-type': 'application/json',
           'content-length': String(Buffer.byteLength(body)),
-          // Upstream resolves the device's address from this on management calls too (§3.7 step 8).
+          // Upstream resolves the device's address from this on management calls too (docs/protocol.md §3.7
+          // step 8).
           'x-forwarded-for': forwardedFor,
         },
         body,
@@ -115,7 +116,7 @@ export class Preauthorizer {
     }
     const text = await response.body.text();
     const status = response.statusCode;
-    // 409 exists only without force; treat it as done, as the PoC did (§3.5).
+    // 409 exists only without force; treat it as done, as the PoC did (docs/protocol.md §3.5).
     if (status === 201 || status === 200 || status === 204 || status === 409) {
       this.backoff.succeeded();
       this.logger.info({ identity: identity.idData, ip: forwardedFor }, 'device preauthorized');

@@ -1,5 +1,5 @@
 /**
- * Certificate serial numbers in one canonical form (protocol doc §3.3, §9 item 10): upper-case
+ * Certificate serial numbers in one canonical form (docs/protocol.md §3.3, §9.10): upper-case
  * hex without `0x`, colons, spaces or leading zeros. Tools print serials differently
  * (`openssl x509 -serial` → `serial=0A1B…`, browsers → `0a:1b:…`, Node → `0A1B…`), and a
  * revocation that misses because of formatting is a device that stays in.

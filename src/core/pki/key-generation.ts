@@ -5,7 +5,7 @@ import type { KeyObject } from 'node:crypto';
 /**
  * Key types `cert issue` generates. ECDSA P-256 is the default because Mender's mTLS guide
  * uses it (`openssl ecparam -genkey -name P-256`); RSA and Ed25519 are the other two types
- * Mender's own mTLS tests exercise (protocol doc §3.3).
+ * Mender's own mTLS tests exercise (docs/protocol.md §3.3).
  */
 export const KEY_TYPES = ['ecdsa', 'rsa', 'ed25519'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];

@@ -10,7 +10,7 @@ export type CertificateRole = 'ca' | 'server' | 'device';
  *   even from a private CA; the gateway's certificate is one file on one host and is easy to
  *   renew, so it should not live long.
  * - device 3650: the Mender client cannot renew its certificate by itself and devices may
- *   stay offline for years; revocation is the gateway's serial blacklist (protocol doc §3.3).
+ *   stay offline for years; revocation is the gateway's serial blacklist (docs/protocol.md §3.3).
  */
 export const DEFAULT_VALIDITY_DAYS: Record<CertificateRole, number> = { ca: 3650, server: 825, device: 3650 };
 

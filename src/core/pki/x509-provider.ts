@@ -1,7 +1,7 @@
 /**
  * The one place that loads @peculiar/x509. It resolves its ASN.1 helpers through tsyringe,
  * which throws "tsyringe requires a reflect polyfill" unless `reflect-metadata` is loaded
- * first (style doc, "Certificate issuing"), and it must run on Node's WebCrypto. Every
+ * first (docs/decisions.md §8), and it must run on Node's WebCrypto. Every
  * module under `src/core/pki/` imports `x509` from here, never from the package directly.
  */
 import 'reflect-metadata';

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import { clientAddress } from '../http/client-address.js';
 
 /**
- * The device listeners' `clientError` handler (issue #7, hostile input): what Node's parser
+ * The device listeners' `clientError` handler (hostile input): what Node's parser
  * refused, answered with the status Node itself would send, one log line per connection.
  *
  * Node's own handler (used when there is none) answers 431/413/408/400 and destroys the socket
@@ -92,7 +92,7 @@ export function createClientErrorHandler(listener: 'http' | 'https', logger: Log
 
 /**
  * `CONNECT` asks for a tunnel to anywhere: the gateway is never a forward proxy. Node would
- * destroy the socket without a word; answer 405 and log who asked (issue #7).
+ * destroy the socket without a word; answer 405 and log who asked.
  */
 export function createConnectRefusal(listener: 'http' | 'https', logger: Logger) {
   return (req: IncomingMessage, socket: Duplex): void => {

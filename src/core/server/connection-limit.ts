@@ -15,7 +15,7 @@ interface AddressState {
 }
 
 /**
- * Per-address connection limit of the device listeners (`DeviceConnections.MaxPerIP`, issue #7):
+ * Per-address connection limit of the device listeners (`DeviceConnections.MaxPerIP`):
  * one host on the device network cannot take every socket of the gateway. Connections over the
  * limit are closed at once, before TLS or HTTP sees them; the others are unaffected. Counted
  * across both listeners, by the address as `X-Forwarded-For` would show it.

@@ -22,12 +22,12 @@ export interface BoundAddress {
 }
 
 /**
- * Node's HTTP server defaults are wrong for a gateway (style doc C10): `requestTimeout`
+ * Node's HTTP server defaults are wrong for a gateway (docs/decisions.md §12): `requestTimeout`
  * (300 s for the whole request) would cut slow deployment-log uploads from a satellite
  * site, so it is off; headers must still arrive promptly; idle keep-alive connections
- * stay ≥ 90 s (protocol doc §7, "Timeouts") so a polling device reuses its connection.
+ * stay ≥ 90 s (docs/protocol.md §7, "Timeouts") so a polling device reuses its connection.
  *
- * `headersTimeout` is `DeviceConnections.HeadersTimeout` (issue #7, slow-header clients). Node
+ * `headersTimeout` is `DeviceConnections.HeadersTimeout` (slow-header clients). Node
  * checks it only every `connectionsCheckingInterval` (30 s by default), so the interval follows
  * the timeout: a connection is cut at most a quarter of the timeout late.
  */
@@ -42,7 +42,7 @@ function serverOptions(config: GatewayConfig): HttpServerOptions {
 }
 
 /**
- * `clientCa` set: mTLS (protocol doc §3.3). The handshake requires a certificate chaining to a
+ * `clientCa` set: mTLS (docs/protocol.md §3.3). The handshake requires a certificate chaining to a
  * root in the bundle; intermediates may come from the device, and a configured intermediate
  * counts as an anchor like in Go (`allowPartialTrustChain`). With InsecureSkipClientExpireAfter
  * OpenSSL must not reject expired leaves itself, so verification moves to checkPeer().
@@ -83,7 +83,7 @@ export function createDeviceListeners(
   return listeners;
 }
 
-/** Bind one listener; a failure names the config key and what to do (issue #7: no partial start). */
+/** Bind one listener; a failure names the config key and what to do (no partial start). */
 export function bindListener(listener: DeviceListener): Promise<BoundAddress> {
   const { server, listen, kind } = listener;
   return new Promise((resolve, reject) => {

@@ -42,7 +42,7 @@ const PROBE_INTERVAL_MS = 5_000;
 const PROBE_TIMEOUT_MS = 5_000;
 
 /**
- * Readiness for probes and failover decisions (issue #5 item 4): is the upstream link usable,
+ * Readiness for probes and failover decisions: is the upstream link usable,
  * how slow is it, what failed last, and how much room does the cache volume have. The upstream
  * probe is an unauthenticated device-API call: any answer below 500 (typically 401) proves the
  * link and the server's routing work.
@@ -95,7 +95,7 @@ export class ReadinessProbe {
       }
     }
     // A broken cache volume does not make the gateway unready: it still serves every update,
-    // from storage (issue #7 item 2). Taking it out of a load balancer would fail them instead.
+    // from storage. Taking it out of a load balancer would fail them instead.
     const degraded = cache !== undefined && (cache.error !== undefined || cache.fault !== undefined);
     const draining = this.draining();
     return {
@@ -110,7 +110,7 @@ export class ReadinessProbe {
 
   #probeUpstream(): Promise<ReadinessReport['upstream']> {
     // Only a good answer is reused: after an outage, readiness must turn 200 at the first probe
-    // that finds the upstream back, not up to PROBE_INTERVAL_MS later (issue #7 item 1). Probes
+    // that finds the upstream back, not up to PROBE_INTERVAL_MS later. Probes
     // while it is down are single-flight, so a busy load balancer costs one attempt at a time.
     if (this.#last?.reachable === true && Date.now() - Date.parse(this.#last.checkedAt) < PROBE_INTERVAL_MS) {
       return Promise.resolve({ ...this.#last, lastError: this.#lastError });

@@ -22,11 +22,11 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /**
- * Relay of the Mender device API to the upstream server (protocol doc §1.1: everything
+ * Relay of the Mender device API to the upstream server (docs/protocol.md §1.1: everything
  * under /api/devices/ passes through unless an interceptor owns it). Bodies are streamed
  * both ways and never buffered, so a multi-megabyte deployment log or a chunked upload
  * from a 3.x client passes with flat memory, and the auth request reaches upstream
- * byte-exact, which `X-MEN-Signature` requires (§2.1).
+ * byte-exact, which `X-MEN-Signature` requires (docs/protocol.md §2.1).
  */
 export class DeviceApiRelay {
   readonly #origin: string;
@@ -38,7 +38,7 @@ export class DeviceApiRelay {
   constructor(upstream: URL, dispatcher: Dispatcher, instrumentation?: Instrumentation) {
     this.#origin = upstream.origin;
     this.#basePath = upstream.pathname.replace(/\/+$/, '');
-    // Host = upstream host (protocol doc §6.4; mtls-ambassador 1.0.2 fixed exactly this).
+    // Host = upstream host (docs/protocol.md §6.4; mtls-ambassador 1.0.2 fixed exactly this).
     this.#host = upstream.host;
     this.#dispatcher = dispatcher;
     this.#instrumentation = instrumentation;
@@ -48,7 +48,7 @@ export class DeviceApiRelay {
     return this.#origin;
   }
 
-  /** Headers for the upstream request: hop-by-hop removed, Host and X-Forwarded-For set (§7). */
+  /** Headers for the upstream request: hop-by-hop removed, Host and X-Forwarded-For set (docs/protocol.md §7). */
   upstreamHeaders(req: IncomingMessage, clientIp: string, drop: readonly string[] = []): string[] {
     const headers = filterRawHeaders(
       req.rawHeaders,

@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { ConnectionOptions } from 'node:tls';
 import type { GatewayConfig } from '../config/gateway-config.js';
 
-/** Proxy settings read from the environment (protocol doc §6.5). Lower-case names win, as in curl and Go. */
+/** Proxy settings read from the environment (docs/protocol.md §6.5). Lower-case names win, as in curl and Go. */
 export interface ProxyEnv {
   httpProxy: string | undefined;
   httpsProxy: string | undefined;
@@ -15,7 +15,7 @@ export function readProxyEnv(env: NodeJS.ProcessEnv): ProxyEnv {
     const value = env[name.toLowerCase()] ?? env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   };
-  // Mender documents NO_PROXY as space-separated, Go splits on commas: accept both (§6.5).
+  // Mender documents NO_PROXY as space-separated, Go splits on commas: accept both (docs/protocol.md §6.5).
   const noProxy = pick('NO_PROXY')
     ?.split(/[\s,]+/)
     .filter((entry) => entry !== '')
@@ -24,8 +24,8 @@ export function readProxyEnv(env: NodeJS.ProcessEnv): ProxyEnv {
 }
 
 /**
- * One long-lived undici dispatcher for all upstream traffic (style doc B, "Proxying with
- * undici"): pooled keep-alive connections, the upstream trust settings, and the outbound
+ * One long-lived undici dispatcher for all upstream traffic (docs/decisions.md §3): pooled keep-alive
+ * connections, the upstream trust settings, and the outbound
  * proxy when one is configured. Timeouts: connect and response-headers are bounded so a
  * dead link turns into 502/504 quickly; body timeouts are idle timeouts, so a slow but
  * progressing artifact or log upload over a satellite link is never cut.

@@ -1,9 +1,9 @@
 import { GatewayError } from '../errors.js';
 
 /**
- * Map a failure of an upstream call to the gateway's error codes, in one place (style
- * doc A2: reply-from re-maps undici codes in `lib/errors.js`). Upstream unreachable →
- * 502, upstream too slow → 504 (protocol doc §7, "Upstream outage"). We match on
+ * Map a failure of an upstream call to the gateway's error codes, in one place (as fastify/fastify-reply-from
+ * does in `lib/errors.js`). Upstream unreachable →
+ * 502, upstream too slow → 504 (docs/protocol.md §7, "Upstream outage"). We match on
  * `err.code`, never on `instanceof`: undici's classes differ between copies.
  */
 const TIMEOUT_CODES = new Set([

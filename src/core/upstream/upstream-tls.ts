@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../config/gateway-config.js';
 /**
  * TLS options for every outbound connection (API relay, WebSocket tunnels, management
  * calls, storage downloads): the system CAs plus `UpstreamServer.CACertificate`, or no
- * verification at all with `InsecureSkipVerify` (protocol doc §6.4).
+ * verification at all with `InsecureSkipVerify` (docs/protocol.md §6.4).
  *
  * Node replaces its default trust store when `ca` is given, so the bundled roots are
  * added explicitly; otherwise an extra private CA would silently un-trust hosted Mender.

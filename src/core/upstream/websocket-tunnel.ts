@@ -40,10 +40,10 @@ function writeSimpleResponse(
 
 /**
  * Tunnel a WebSocket upgrade (mender-connect's `/api/devices/v1/deviceconnect/connect`)
- * to upstream as raw bytes (protocol doc §2.6).
+ * to upstream as raw bytes (docs/protocol.md §2.6).
  *
  * node:http(s) is used instead of undici because `undici.upgrade` turns a non-101
- * answer into a socket error and loses the status (style doc B, verified); a refused
+ * answer into a socket error and loses the status (docs/decisions.md §4); a refused
  * upgrade must reach the device as the upstream's 401. After the 101 the bytes are
  * piped untouched (pings, pongs, close frames, even an illegal 1006 close) and no idle
  * timeout applies: an idle remote terminal only carries pings every ~54 s.

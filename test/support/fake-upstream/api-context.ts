@@ -31,7 +31,7 @@ export interface ApiContext {
 
 /**
  * The device behind the request's bearer JWT, or a 401 already sent. Upstream checks the
- * token (traefik forward-auth to deviceauth) before any service sees the request (protocol doc §2).
+ * token (traefik forward-auth to deviceauth) before any service sees the request (docs/protocol.md §2).
  */
 export function requireDevice(
   ctx: ApiContext,

@@ -25,7 +25,7 @@ function methodNotAllowed(ctx: ApiContext, req: IncomingMessage, res: ServerResp
   sendError(req, res, 405, 'method not allowed', ctx.json);
 }
 
-/** `GET|PUT /api/devices/v1/deviceconfig/configuration` (protocol doc §2.4). */
+/** `GET|PUT /api/devices/v1/deviceconfig/configuration` (docs/protocol.md §2.4). */
 async function handleDeviceConfig(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const device = requireDevice(ctx, req, res);
   if (device === undefined) return;
@@ -44,7 +44,7 @@ async function handleDeviceConfig(ctx: ApiContext, req: IncomingMessage, res: Se
 
 type Handler = (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
 
-/** Fixed paths of the API host and their methods (protocol doc §1.1, §3.4, §3.5). */
+/** Fixed paths of the API host and their methods (docs/protocol.md §1.1, §3.4, §3.5). */
 const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
   '/api/devices/v1/authentication/auth_requests': { POST: handleAuthRequest },
   '/api/devices/v1/inventory/device/attributes': { PUT: handleInventory, PATCH: handleInventory },

@@ -2,7 +2,7 @@ import { verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 
 /**
- * Check `X-MEN-Signature` over the exact body bytes (protocol doc §2.1):
+ * Check `X-MEN-Signature` over the exact body bytes (docs/protocol.md §2.1):
  * RSA → PKCS#1 v1.5 over SHA-256, ECDSA P-256 → DER `SEQUENCE{r,s}` over SHA-256,
  * Ed25519 → pure Ed25519 over the raw bytes. The header is standard base64.
  */

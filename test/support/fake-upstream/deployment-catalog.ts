@@ -10,7 +10,7 @@ const FINISHED: ReadonlySet<DeviceDeploymentStatus> = new Set([
   'aborted',
 ]);
 
-/** Status values a device may report (protocol doc §2.2). */
+/** Status values a device may report (docs/protocol.md §2.2). */
 export const REPORTABLE_STATUSES: ReadonlySet<string> = new Set([
   'installing',
   'pause_before_installing',
@@ -92,7 +92,7 @@ export class DeploymentCatalog {
   /**
    * The oldest unfinished deployment for the device. As in deployments, if the device already
    * runs that artifact the device deployment becomes `already-installed`, and if no artifact fits
-   * its device type it becomes `noartifact` — both answered with 204 (protocol doc §2.2).
+   * its device type it becomes `noartifact` — both answered with 204 (docs/protocol.md §2.2).
    */
   next(device: FakeDevice, installedArtifact: string, deviceType: string): NextDecision {
     const deployment = this.state.deployments.find((d) => {

@@ -15,7 +15,7 @@ async function readJsonObject(req: IncomingMessage): Promise<Record<string, unkn
 }
 
 /**
- * The three "check for update" variants (protocol doc §2.2). The v2 POST wraps the provides in
+ * The three "check for update" variants (docs/protocol.md §2.2). The v2 POST wraps the provides in
  * `device_provides` (3.x adds `update_control_map: true`), the v1 POST sends them flat, the v1 GET
  * has only `artifact_name` and `device_type` in the query. All answer 204 or 200 with
  * `DeploymentInstructions` whose `artifact.source.uri` is a presigned storage link.
@@ -97,7 +97,7 @@ export async function handleNext(
 
 /**
  * `PUT …/deployments/{id}/status` → 204; 409 once the deployment is aborted (the client then
- * aborts, protocol doc §2.2); 404 for a deployment the device was never given.
+ * aborts, docs/protocol.md §2.2); 404 for a deployment the device was never given.
  */
 export async function handleStatus(
   ctx: ApiContext,
@@ -133,7 +133,7 @@ export async function handleStatus(
   sendEmpty(res, 204);
 }
 
-/** `PUT …/deployments/{id}/log` with `{"messages":[…]}` → 204 (protocol doc §2.2). */
+/** `PUT …/deployments/{id}/log` with `{"messages":[…]}` → 204 (docs/protocol.md §2.2). */
 export async function handleLog(
   ctx: ApiContext,
   req: IncomingMessage,

@@ -6,7 +6,7 @@ import { normalisePubkey, parsePublicKey } from './identity.js';
 import type { AuthRequestRecord } from './state.js';
 
 /**
- * `POST /api/devices/v1/authentication/auth_requests` (protocol doc §2.1). Order of checks as in
+ * `POST /api/devices/v1/authentication/auth_requests` (docs/protocol.md §2.1). Order of checks as in
  * deviceauth's `SubmitAuthRequestHandler`: body JSON → required fields → signature header (400)
  * → signature (401) → auth-set state (200 JWT or 401).
  */
@@ -34,7 +34,7 @@ export async function handleAuthRequest(
   };
 
   try {
-    // deviceauth caps request bodies at 1 MiB (protocol doc §3.7).
+    // deviceauth caps request bodies at 1 MiB (docs/protocol.md §3.7).
     record.rawBody = await readBody(req, { limit: 1024 * 1024 });
   } catch (error) {
     fail(
@@ -92,7 +92,7 @@ export async function handleAuthRequest(
   }
   record.responseStatus = 200;
   const body = Buffer.from(outcome.token);
-  // Raw JWT text, `application/jwt` since MEN-6912 (protocol doc §2.1).
+  // Raw JWT text, `application/jwt` since MEN-6912 (docs/protocol.md §2.1).
   res.writeHead(200, { 'Content-Type': 'application/jwt', 'Content-Length': body.length });
   res.end(body);
 }

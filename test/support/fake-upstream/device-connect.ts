@@ -20,7 +20,7 @@ export type TunnelHandler = (
   device: { id: string; identity: Record<string, unknown> },
 ) => void;
 
-/** The device JWT from `Authorization: Bearer` or the `JWT` cookie (protocol doc §2.6). */
+/** The device JWT from `Authorization: Bearer` or the `JWT` cookie (docs/protocol.md §2.6). */
 function upgradeToken(req: IncomingMessage): string | undefined {
   const fromHeader = bearerToken(headerValue(req, 'authorization'));
   if (fromHeader !== undefined) return fromHeader;
@@ -41,8 +41,8 @@ function refuse(socket: Duplex, req: IncomingMessage, status: number, reason: st
 /**
  * deviceconnect in miniature: an authenticated upgrade gets 101 and an echo of every message
  * (text stays text, binary stays binary); a missing or bad token gets a plain 401 JSON response
- * before any upgrade, as the real server does (client notes, "mender-connect"). The server pings
- * on an interval and drops peers that stop answering (protocol doc §2.6). A close frame with the
+ * before any upgrade, as the real server does (docs/protocol.md §8.3). The server pings
+ * on an interval and drops peers that stop answering (docs/protocol.md §2.6). A close frame with the
  * reserved code 1006 makes `ws` fail the connection with 1002, like the real server.
  */
 export class DeviceConnect {

@@ -19,7 +19,7 @@ const STATUS_RANK: Record<AuthSetStatus, number> = { accepted: 3, preauthorized:
 
 /**
  * deviceauth's data model in memory: devices keyed by canonical identity, each with auth sets
- * (identity + key), and the device tokens it issued. Semantics follow protocol doc §3.5
+ * (identity + key), and the device tokens it issued. Semantics follow docs/protocol.md §3.5
  * (`SubmitAuthRequest`, `PreauthorizeDevice`, `updateAuthSetStatus`): accepting one set rejects
  * the device's other accepted sets, and rejecting a set revokes the tokens issued for it.
  */
@@ -89,7 +89,7 @@ export class DeviceRegistry {
   #setStatus(device: FakeDevice, set: FakeAuthSet, status: AuthSetStatus): void {
     set.status = status;
     if (status === 'accepted') {
-      // Only one accepted set per device (protocol doc §3.5, MEN-9058).
+      // Only one accepted set per device (docs/protocol.md §3.5, MEN-9058).
       for (const other of device.authSets) {
         if (other !== set && other.status === 'accepted') {
           other.status = 'rejected';
@@ -141,7 +141,7 @@ export class DeviceRegistry {
     return { kind: 'unauthorized', device };
   }
 
-  /** `POST /api/management/v2/devauth/devices` semantics (protocol doc §3.5). */
+  /** `POST /api/management/v2/devauth/devices` semantics (docs/protocol.md §3.5). */
   preauthorize(identity: Record<string, unknown>, pubkey: string, force: boolean): PreauthOutcome {
     const existing = this.byIdentity(identity);
     if (existing !== undefined && !force) return { kind: 'conflict', device: existing };

@@ -14,7 +14,7 @@ export class BodyError extends Error {
 
 /**
  * Read a whole request body. Node decodes chunked transfer coding (the 3.4 client sends
- * chunked bodies everywhere but the auth request, client notes) and reads exactly
+ * chunked bodies everywhere but the auth request, docs/protocol.md §8) and reads exactly
  * `Content-Length` bytes; a body that stalls for `idleMs` is reported as incomplete, which is
  * how a too-large `Content-Length` from a proxy shows up.
  */
@@ -78,7 +78,7 @@ export function readBody(
 
 /**
  * Mender services echo an incoming `X-MEN-RequestID` or make one up, and return it both as
- * a header and inside error bodies (protocol doc §2).
+ * a header and inside error bodies (docs/protocol.md §2).
  */
 export function requestId(req: IncomingMessage): string {
   const incoming = req.headers['x-men-requestid'];
@@ -121,7 +121,7 @@ export function sendJson(
   res.end(req.method === 'HEAD' ? undefined : payload);
 }
 
-/** Mender's error shape: `{"error": "...", "request_id": "..."}` (protocol doc §2). */
+/** Mender's error shape: `{"error": "...", "request_id": "..."}` (docs/protocol.md §2). */
 export function sendError(
   req: IncomingMessage,
   res: ServerResponse,

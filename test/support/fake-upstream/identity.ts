@@ -3,7 +3,7 @@ import type { KeyObject } from 'node:crypto';
 
 /**
  * Canonical identity: JSON with keys sorted, which is how deviceauth compares identities
- * whatever order the client serialised `id_data` in (protocol doc §2.1, 4.x uses arbitrary order).
+ * whatever order the client serialised `id_data` in (docs/protocol.md §2.1, 4.x uses arbitrary order).
  */
 export function canonicalIdentity(identity: Record<string, unknown>): string {
   const sorted = Object.keys(identity)
@@ -30,8 +30,8 @@ export function parsePublicKey(pem: string): KeyObject | undefined {
 
 /**
  * Normalised PEM: the server re-encodes keys before comparing them, so whitespace or
- * line-length differences never make a preauthorized key look different (protocol doc §2.1,
- * ambassador 1.1.0 note in §3.2). Undefined when the text is not a key.
+ * line-length differences never make a preauthorized key look different (docs/protocol.md §2.1,
+ * ambassador 1.1.0 note in docs/protocol.md §3.2). Undefined when the text is not a key.
  */
 export function normalisePubkey(pem: string): string | undefined {
   const key = parsePublicKey(pem);

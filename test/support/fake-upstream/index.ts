@@ -63,7 +63,7 @@ export interface FakeUpstream {
   abortDeployment(deploymentId: string): FakeDeployment;
   acceptDevice(deviceIdOrMac: string): FakeDevice;
   rejectDevice(deviceIdOrMac: string): FakeDevice;
-  /** Preauthorize (identity, key) directly, with `force` semantics (protocol doc §3.5). */
+  /** Preauthorize (identity, key) directly, with `force` semantics (docs/protocol.md §3.5). */
   preauthorizeDevice(identity: Record<string, unknown>, pubkeyPem: string): FakeDevice;
   device(deviceIdOrMac: string): FakeDevice | undefined;
   /** Resolve once the device exists (and has `status`, if given). */
@@ -151,7 +151,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     linkOptions: StorageLinkOptions = {},
   ): { uri: string; expire: Date } => {
     if (presigner === undefined) throw new Error('fake upstream: storage not started');
-    // Object path = <bucket>/<tenant>/<image id> (protocol doc §2.2).
+    // Object path = <bucket>/<tenant>/<image id> (docs/protocol.md §2.2).
     const path = ['', BUCKET, resolved.tenantId, artifact.id].filter((s, i) => i === 0 || s !== '').join('/');
     const signed = presigner.sign(path, {
       ...(linkOptions.method === undefined ? {} : { method: linkOptions.method }),
@@ -182,7 +182,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   ): void => {
     const entry = record(state, host, req, false);
     res.on('close', () => (entry.status = res.headersSent ? res.statusCode : 0));
-    // Every Mender service answers with a request id (protocol doc §2).
+    // Every Mender service answers with a request id (docs/protocol.md §2).
     if (host === 'api') res.setHeader('X-MEN-RequestID', requestId(req));
     const run = async (): Promise<void> => {
       for (const fn of [...interceptors]) if (await fn(req, res)) return;

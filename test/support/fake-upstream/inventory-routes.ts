@@ -9,10 +9,10 @@ function isAttribute(value: unknown): value is InventoryAttribute {
 }
 
 /**
- * `PUT|PATCH /api/devices/v1/inventory/device/attributes` (protocol doc §2.3): a JSON array of
+ * `PUT|PATCH /api/devices/v1/inventory/device/attributes` (docs/protocol.md §2.3): a JSON array of
  * `{name, value, description?}`; PUT replaces the device's whole attribute set, PATCH upserts by
  * name; 200 with an empty body. The raw body and its framing are recorded so tests can check
- * what a proxy did to it (attribute injection must fix `Content-Length`, §5).
+ * what a proxy did to it (attribute injection must fix `Content-Length`, docs/protocol.md §5).
  */
 export async function handleInventory(
   ctx: ApiContext,

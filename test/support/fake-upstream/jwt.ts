@@ -19,7 +19,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /**
  * RS256 JSON Web Tokens with a key made at start-up, like deviceauth/useradm sign theirs
- * (protocol doc §2.1, §3.4). Only this fake verifies them; the gateway never needs to.
+ * (docs/protocol.md §2.1, §3.4). Only this fake verifies them; the gateway never needs to.
  */
 export class JwtIssuer {
   readonly #privateKey: KeyObject;

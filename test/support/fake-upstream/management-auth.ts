@@ -22,7 +22,7 @@ export function basicCredentials(
 /**
  * useradm in miniature: one user, user JWTs (`mender.user: true`) that expire after the
  * configured lifetime and can be revoked wholesale to exercise the gateway's re-login path
- * (protocol doc §3.4: refresh on expiry or on a 401, single-flight).
+ * (docs/protocol.md §3.4: refresh on expiry or on a 401, single-flight).
  */
 export class ManagementAuth {
   readonly #userId = randomUUID();

@@ -8,7 +8,7 @@ import type { FakeDevice, PreauthorizationRecord } from './state.js';
 
 /**
  * `POST /api/management/v1/useradm/auth/login` with HTTP Basic → 200 raw JWT
- * (`application/jwt`) or 401 (protocol doc §3.4). The optional body is ignored.
+ * (`application/jwt`) or 401 (docs/protocol.md §3.4). The optional body is ignored.
  */
 export async function handleLogin(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   await readBody(req).catch(() => Buffer.alloc(0));
@@ -48,7 +48,7 @@ function deviceView(device: FakeDevice): Record<string, unknown> {
 }
 
 /**
- * `POST /api/management/v2/devauth/devices` `{identity_data, pubkey, force}` (protocol doc §3.5):
+ * `POST /api/management/v2/devauth/devices` `{identity_data, pubkey, force}` (docs/protocol.md §3.5):
  * 201 + `Location: devices/<id>`; 409 with the existing device when the identity is known and
  * `force` is not set; 400 on a bad body; 401 without a valid management JWT.
  */

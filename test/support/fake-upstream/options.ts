@@ -7,21 +7,21 @@ export interface FakeUpstreamOptions {
   pki?: TestPki;
   /** Accept every new auth set on its first request, as if an operator clicked "accept". */
   autoAcceptDevices?: boolean;
-  /** Default true: `POST /api/devices/v2/…/next` exists; false = open-source server, 404 there (protocol doc §2.2). */
+  /** Default true: `POST /api/devices/v2/…/next` exists; false = open-source server, 404 there (docs/protocol.md §2.2). */
   v2Next?: boolean;
-  /** Gzip JSON responses when `Accept-Encoding` allows it, as upstream traefik does (protocol doc §4.1). */
+  /** Gzip JSON responses when `Accept-Encoding` allows it, as upstream traefik does (docs/protocol.md §4.1). */
   gzip?: boolean;
-  /** Management user for `useradm` login (protocol doc §3.4). */
+  /** Management user for `useradm` login (docs/protocol.md §3.4). */
   management?: { username: string; password: string };
   /** Tenant id in JWTs and storage object paths. */
   tenantId?: string;
-  /** Device JWT lifetime; default one week (protocol doc §2.1). */
+  /** Device JWT lifetime; default one week (docs/protocol.md §2.1). */
   deviceJwtLifetimeSeconds?: number;
-  /** Management JWT lifetime; default one week (protocol doc §3.4). */
+  /** Management JWT lifetime; default one week (docs/protocol.md §3.4). */
   managementJwtLifetimeSeconds?: number;
-  /** Lifetime of presigned storage links; default 24 h, deployments' default (protocol doc §2.2). */
+  /** Lifetime of presigned storage links; default 24 h, deployments' default (docs/protocol.md §2.2). */
   linkExpireSeconds?: number;
-  /** WebSocket ping interval; the server pings every 30 s and drops after 60 s without pong (§2.6). */
+  /** WebSocket ping interval; the server pings every 30 s and drops after 60 s without pong (docs/protocol.md §2.6). */
   wsPingIntervalMs?: number;
 }
 

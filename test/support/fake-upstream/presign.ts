@@ -38,7 +38,7 @@ export type PresignCheck =
 
 /**
  * Presigned links shaped like AWS SigV4 query authentication (what deployments hands out for
- * S3, protocol doc §2.2): `X-Amz-Algorithm/Credential/Date/Expires/SignedHeaders`, the forced
+ * S3, docs/protocol.md §2.2): `X-Amz-Algorithm/Credential/Date/Expires/SignedHeaders`, the forced
  * `response-content-disposition`/`response-content-type`, and `X-Amz-Signature` last. The
  * signature is an HMAC over method, path, the canonical (decoded, sorted, re-encoded) query and
  * the `host` header — so, as with real S3, a proxy may re-encode the query harmlessly but must

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
-/** Auth-set states of Mender's deviceauth service (protocol doc §2.1, §3.5). */
+/** Auth-set states of Mender's deviceauth service (docs/protocol.md §2.1, §3.5). */
 export type AuthSetStatus = 'pending' | 'accepted' | 'rejected' | 'preauthorized';
 
 /** One (identity, public key) pair of a device, as deviceauth stores it. */
@@ -18,7 +18,7 @@ export interface FakeDevice {
   id: string;
   /** Parsed `id_data` (or preauthorized `identity_data`). */
   identity: Record<string, unknown>;
-  /** Canonical identity: JSON with sorted keys, the way the server hashes it (protocol doc §2.1). */
+  /** Canonical identity: JSON with sorted keys, the way the server hashes it (docs/protocol.md §2.1). */
   identityKey: string;
   /** Derived like the real server: accepted > preauthorized > pending > rejected. */
   status: AuthSetStatus;
@@ -46,7 +46,7 @@ export interface RequestRecord {
 
 export interface AuthRequestRecord {
   at: Date;
-  /** The exact bytes received; the signature covers them (protocol doc §2.1). */
+  /** The exact bytes received; the signature covers them (docs/protocol.md §2.1). */
   rawBody: Buffer;
   headers: IncomingHttpHeaders;
   remoteAddress: string | undefined;
@@ -131,7 +131,7 @@ export interface PreauthorizationRecord {
   identity: Record<string, unknown> | undefined;
   pubkey: string | undefined;
   force: boolean;
-  /** `X-Forwarded-For` seen on the management call (gateway 2.1.0 sends the device IP, §3.7). */
+  /** `X-Forwarded-For` seen on the management call (gateway 2.1.0 sends the device IP, docs/protocol.md §3.7). */
   xForwardedFor: string | undefined;
   headers: IncomingHttpHeaders;
   rawBody: Buffer;
@@ -212,7 +212,7 @@ export interface FakeArtifact {
   data: Buffer;
 }
 
-/** Per-device states of a deployment, as deployments reports them (protocol doc §2.2). */
+/** Per-device states of a deployment, as deployments reports them (docs/protocol.md §2.2). */
 export type DeviceDeploymentStatus =
   | 'pending'
   | 'downloading'

@@ -20,7 +20,7 @@ export interface StorageFaults {
   /**
    * Send only this many body bytes of a response, then close the connection cleanly (TLS
    * close_notify and FIN, no reset): a body shorter than its Content-Length that ends like an
-   * orderly close, still an incomplete message (RFC 9112 §8; issue #7 item 1). Unlike
+   * orderly close, still an incomplete message (RFC 9112 §8). Unlike
    * `abortAfterBytes`, nothing on the wire looks like an error.
    */
   shortBodyBytes?: number;
@@ -29,14 +29,14 @@ export interface StorageFaults {
   /**
    * After the whole body, write this many more bytes (`EXTRA_BYTE`) on the keep-alive connection,
    * beyond the declared Content-Length and in the same write as the body's last bytes: a storage
-   * service or middlebox that miscounts (issue #7 item 1). A client that frames by Content-Length
+   * service or middlebox that miscounts. A client that frames by Content-Length
    * never takes them as body; the next response on that connection would not parse.
    */
   extraBytes?: number;
   /**
    * Answer requests for an artifact with `redirectStatus` and `Location: redirectTo` instead of
    * its bytes, as S3 does for a moved bucket (301 PermanentRedirect, 307 TemporaryRedirect). The
-   * gateway must neither follow nor relay it (docs/security.md §3; issue #7 item 1).
+   * gateway must neither follow nor relay it (docs/security.md §3).
    */
   redirectTo?: string;
   /** Status of that redirect; default 302. */
@@ -162,7 +162,7 @@ async function streamSlice(
 }
 
 /**
- * The "S3" host (protocol doc §2.2, §2.7): `GET|HEAD /mender-artifacts/<tenant>/<artifactId>`
+ * The "S3" host (docs/protocol.md §2.2, §2.7): `GET|HEAD /mender-artifacts/<tenant>/<artifactId>`
  * with a presigned query. Answers like S3: XML errors (403 AccessDenied / SignatureDoesNotMatch,
  * 404 NoSuchKey/NoSuchBucket, 416 InvalidRange with `Content-Range: bytes *\/size`), exact
  * `Content-Length`, `Accept-Ranges: bytes`, ETag, single ranges with 206, never compressed.

@@ -38,7 +38,7 @@ export const CLIENT_LOG = {
   deploymentReported: /msg="State transition: update-status-report \[none\] -> idle \[Idle\]"/,
 } as const;
 
-/** What 3.4 sends (protocol doc §2.1): Go's json.Encoder, fields in this order, trailing newline. */
+/** What 3.4 sends (docs/protocol.md §2.1): Go's json.Encoder, fields in this order, trailing newline. */
 export function expectedAuthBody(device: MenderDevice): string {
   return `${JSON.stringify({ id_data: JSON.stringify(device.identity), tenant_token: '', pubkey: device.publicKeyPem })}\n`;
 }

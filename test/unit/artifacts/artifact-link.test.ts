@@ -60,7 +60,7 @@ function withParam(query: string, name: string, value: string | undefined): stri
 const FORBIDDEN = 'MGW_LINK_FORBIDDEN';
 const MALFORMED = 'MGW_LINK_MALFORMED';
 
-describe('ArtifactLinkSigner (protocol doc §4.4)', () => {
+describe('ArtifactLinkSigner (docs/protocol.md §4.4)', () => {
   describe('sign', () => {
     it('builds {GatewayURL}/api/devices/v1/gateway/artifacts/{key} with the x-men-* parameters', () => {
       const { url, expires } = signed();
@@ -437,7 +437,7 @@ describe('ArtifactLinkSigner (protocol doc §4.4)', () => {
   });
 });
 
-describe('proxy links (protocol doc §4.3)', () => {
+describe('proxy links (docs/protocol.md §4.3)', () => {
   it('embeds the original URL byte-exact and decodes it back', () => {
     const link = proxyLink(GATEWAY, PRESIGNED);
     expect(link.origin).toBe('https://gateway.local:8443');

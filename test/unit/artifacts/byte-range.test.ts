@@ -13,7 +13,7 @@ const range = (value: string, extra: IncomingHttpHeaders = {}): IncomingHttpHead
   ...extra,
 });
 
-describe('decideRange (RFC 9110 §14, protocol doc §2.7)', () => {
+describe('decideRange (RFC 9110 §14, docs/protocol.md §2.7)', () => {
   it('sends the whole body without a Range header', () => {
     expect(decideRange({}, SIZE)).toEqual({ kind: 'full' });
   });

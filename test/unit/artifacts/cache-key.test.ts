@@ -4,7 +4,7 @@ import { cacheKeyFor, isCacheKey } from '../../../src/core/artifacts/cache-key.j
 
 const key = (url: string): string => cacheKeyFor(new URL(url));
 
-describe('cacheKeyFor (protocol doc §4.5, style doc C11)', () => {
+describe('cacheKeyFor (docs/protocol.md §4.5, docs/decisions.md §13)', () => {
   it('is 64 lower-case hex characters', () => {
     const k = key('https://bucket.s3.amazonaws.com/tenant/image');
     expect(k).toMatch(/^[0-9a-f]{64}$/);

@@ -11,7 +11,7 @@ const STORAGE =
   '&X-Amz-Credential=minio%2F20240501%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20240501T120000Z&X-Amz-Expires=86400' +
   '&X-Amz-SignedHeaders=host&response-content-type=application%2Fvnd.mender-artifact&X-Amz-Signature=0a1b2c3d';
 
-/** A deployments/next answer as the server sends it (protocol doc §2.2), with fields in server order. */
+/** A deployments/next answer as the server sends it (docs/protocol.md §2.2), with fields in server order. */
 function instructions(uri: unknown = STORAGE): Record<string, unknown> {
   return {
     id: 'w81s4fae-7dec-11d0-a765-00a0c91e6bf6',
@@ -67,7 +67,7 @@ function withoutLink(body: unknown): string {
   return JSON.stringify(clone);
 }
 
-describe('rewriteInstructions (protocol doc §4.1, §4.7)', () => {
+describe('rewriteInstructions (docs/protocol.md §4.1, §4.7)', () => {
   it('replaces only artifact.source.uri, keeping every other field and its order', () => {
     const body = instructions();
     const before = JSON.stringify(body);
@@ -156,7 +156,7 @@ describe('rewriteInstructions (protocol doc §4.1, §4.7)', () => {
     expect(calls[0]?.artifact).toEqual({ id: undefined, name: undefined });
   });
 
-  describe('DomainWhitelist (§4.2)', () => {
+  describe('DomainWhitelist (docs/protocol.md §4.2)', () => {
     it('admits a subdomain of a whitelisted domain', () => {
       const { opts } = options({ whitelist: ['docker.mender.io'] });
       expect(rewriteInstructions(instructions(), opts)).toBeDefined();
@@ -211,7 +211,7 @@ describe('rewriteInstructions (protocol doc §4.1, §4.7)', () => {
     });
   });
 
-  describe('links to the upstream server itself (§4.7)', () => {
+  describe('links to the upstream server itself (docs/protocol.md §4.7)', () => {
     const configLink =
       'https://docker.mender.io/api/devices/v1/deployments/download/configuration/d1/dev1/x?x-men-expire=2024-05-01T12%3A30%3A00Z&x-men-signature=AbC%2b_-&x-men-tenant=t1';
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { isHostWhitelisted, normaliseWhitelistEntry } from '../../../src/core/artifacts/domain-whitelist.js';
 
-/** The documented hosted-Mender whitelist (protocol doc §4.2). */
+/** The documented hosted-Mender whitelist (docs/protocol.md §4.2). */
 const HOSTED = ['s3.amazonaws.com', 'cloudflarestorage.com', 'mender.blob.core.windows.net'];
 
-describe('isHostWhitelisted (protocol doc §4.2)', () => {
+describe('isHostWhitelisted (docs/protocol.md §4.2)', () => {
   it.each([
     ['s3.amazonaws.com', HOSTED],
     ['hosted-mender-artifacts.s3.amazonaws.com', HOSTED],

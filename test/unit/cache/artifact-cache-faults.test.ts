@@ -12,7 +12,7 @@ import type { RangeContinuation } from '../../../src/core/cache/read-stream.js';
 import { createLogger } from '../../../src/core/logger.js';
 
 /**
- * Issue #7 items 1–2 at unit level: a fill survives storage connection drops by resuming
+ * Upstream and disk faults at unit level: a fill survives storage connection drops by resuming
  * with Range, and a failing cache volume (read-only, I/O errors, full) never fails a
  * download: lookups bypass the cache, and readers of a broken fill continue from storage.
  */
@@ -106,7 +106,7 @@ class FaultyStore extends MemoryArtifactStore {
   }
 }
 
-describe('a fill whose storage connection drops resumes with Range (issue #7 item 1)', () => {
+describe('a fill whose storage connection drops resumes with Range', () => {
   it('resumes with If-Range from the byte it has, twice, and commits the exact artifact once', async () => {
     const s = setup();
     const data = randomBytes(300_000);
@@ -167,7 +167,7 @@ describe('a fill whose storage connection drops resumes with Range (issue #7 ite
   });
 });
 
-describe('a failing cache volume never fails a download (issue #7 item 2)', () => {
+describe('a failing cache volume never fails a download', () => {
   it('read-only volume: a miss is served from storage (bypass with the storage response)', async () => {
     const store = new FaultyStore();
     store.failBeginWrite = 'EROFS';

@@ -129,7 +129,7 @@ describe('freeSpaceMargin', () => {
   });
 });
 
-describe('ArtifactCache (protocol doc §4.6)', () => {
+describe('ArtifactCache (docs/protocol.md §4.6)', () => {
   describe('single flight', () => {
     it('downloads once for N concurrent misses; every reader gets identical bytes', async () => {
       const s = await setup();

@@ -14,7 +14,7 @@ let pins: EntryPins;
 const names = (entries: { key: string }[]): string[] =>
   entries.map((e) => ['a', 'b', 'c', 'd'].find((n) => keyOf(n) === e.key) ?? e.key);
 
-describe('evictFor (protocol doc §4.6, style doc C11)', () => {
+describe('evictFor (docs/protocol.md §4.6, docs/decisions.md §13)', () => {
   /** Entries a, b, c, d of 100 bytes in a 1000-byte store: created in order, then accessed d, b, a (c never). */
   beforeEach(async () => {
     vi.useFakeTimers({ toFake: ['Date'] });

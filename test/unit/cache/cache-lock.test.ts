@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CacheLock, LOCK_FILE } from '../../../src/core/cache/cache-lock.js';
 
-/** One `serve` per cache directory (issue #7 item 2). */
+/** One `serve` per cache directory. */
 describe('CacheLock', () => {
   let dir: string;
   beforeEach(async () => {

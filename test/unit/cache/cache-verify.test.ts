@@ -29,7 +29,7 @@ import { keyOf, putEntry, readRange } from './artifact-store-conformance.js';
 import { skipBecause } from '../../support/skip-reason.js';
 
 /**
- * `cache verify` on a real disk store (issue #7 item 2): entries written with
+ * `cache verify` on a real disk store: entries written with
  * `DiskArtifactStore.beginWrite()/commit()`, then damaged the ways a disk or an operator
  * damages them while `serve` is stopped.
  */
@@ -96,7 +96,7 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-describe('verifyCache (issue #7 item 2)', () => {
+describe('verifyCache', () => {
   it('an intact cache: every entry ok, every byte hashed, nothing moved', async () => {
     await populate();
     const before = await files();

@@ -58,7 +58,7 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-describe('DiskArtifactStore (protocol doc §4.6)', () => {
+describe('DiskArtifactStore (docs/protocol.md §4.6)', () => {
   it('lays out <key>.mender and <key>.json, and nothing else, after a commit', async () => {
     const store = await openStore();
     const data = randomBytes(5_000);

@@ -161,7 +161,8 @@ describe('createRangeStream following a fill', () => {
 });
 
 /**
- * sendRange reuses two buffers per download (issue #6, M1): a buffer must never be refilled
+ * sendRange reuses two buffers per download (benchmark M1 in docs/performance.md): a buffer must never be
+ * refilled
  * before the response's write callback released it, or a device would get wrong bytes.
  */
 describe('sendRange', () => {

@@ -6,7 +6,7 @@ import {
   splitEnvList,
 } from '../../../src/core/config/env-overrides.js';
 
-describe('environment overrides (protocol doc §6.2)', () => {
+describe('environment overrides (docs/protocol.md §6.2)', () => {
   it('covers every documented variable plus our extensions, each once', () => {
     const names = ENV_OVERRIDES.map((e) => e.env);
     expect(new Set(names).size).toBe(names.length);

@@ -7,7 +7,7 @@ import {
   parseGoDurationNs,
 } from '../../../src/core/config/go-duration.js';
 
-describe('parseGoDuration (Go time.ParseDuration, style doc pitfall C12)', () => {
+describe('parseGoDuration (Go time.ParseDuration, docs/decisions.md §5)', () => {
   it.each([
     ['0', 0],
     ['+0', 0],

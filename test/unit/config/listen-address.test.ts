@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseListenAddress } from '../../../src/core/config/listen-address.js';
 
-describe('listen addresses (Go host:port, protocol doc §6.3)', () => {
+describe('listen addresses (Go host:port, docs/protocol.md §6.3)', () => {
   it.each([
     [':443', undefined, 443],
     ['0.0.0.0:8080', '0.0.0.0', 8080],

@@ -259,7 +259,7 @@ describe('loadConfig: one test per error class', () => {
   });
 });
 
-describe('loadConfig: defaults and normalisation (protocol doc §9 item 11)', () => {
+describe('loadConfig: defaults and normalisation (docs/protocol.md §9.11)', () => {
   it('applies documented defaults', async () => {
     const { config } = await loadConfig({
       path: await conf('defaults.conf', {
@@ -480,7 +480,7 @@ describe('loadConfig: defaults and normalisation (protocol doc §9 item 11)', ()
   });
 });
 
-describe('loadConfig: rules between keys (protocol doc §6.2)', () => {
+describe('loadConfig: rules between keys (docs/protocol.md §6.2)', () => {
   it('needs an upstream URL and at least one listener', async () => {
     const errors = await errorsOf({
       path: await conf('none.conf', { HTTP: { Enabled: false }, HTTPS: { Enabled: false } }),

@@ -8,7 +8,7 @@ import {
 import { INVENTORY_PATH, isInventoryUpdate } from '../../../src/core/device-system/inventory-interceptor.js';
 import type { InventoryAttribute } from '../../../src/core/config/gateway-config.js';
 
-/** Features.DeviceSystem (protocol doc §5). */
+/** Features.DeviceSystem (docs/protocol.md §5). */
 describe('injectInventory', () => {
   const defaults: InventoryAttribute[] = [
     { name: 'region', value: 'north' },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyPath, splitTarget } from '../../../src/core/http/device-path.js';
 
-describe('device path policy (protocol doc §1, §9 item 13)', () => {
+describe('device path policy (docs/protocol.md §1, §9.13)', () => {
   it.each([
     ['/api/devices/v1/authentication/auth_requests', 'device-api'],
     ['/api/devices/v2/deployments/device/deployments/next', 'device-api'],

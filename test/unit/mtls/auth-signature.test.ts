@@ -3,7 +3,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { verifyAuthSignature } from '../../../src/core/mtls/auth-signature.js';
 import { parseAuthRequest } from '../../../src/core/mtls/auth-request-interceptor.js';
 
-/** `X-MEN-Signature` as the Mender clients make it (protocol doc §2.1). */
+/** `X-MEN-Signature` as the Mender clients make it (docs/protocol.md §2.1). */
 describe('verifyAuthSignature', () => {
   const pairs = {
     rsa: generateKeyPairSync('rsa', { modulusLength: 2048 }),

@@ -72,7 +72,7 @@ describe('checkPeer', () => {
     });
   });
 
-  it('refuses an "authorized" connection without a certificate (TLS 1.3 resumption, style doc C6b)', () => {
+  it('refuses an "authorized" connection without a certificate (TLS 1.3 resumption, docs/decisions.md §11)', () => {
     expect(checkPeer(fakeSocket({ authorized: true, chain: [] }), policy)).toEqual({
       ok: false,
       reason: 'no client certificate',

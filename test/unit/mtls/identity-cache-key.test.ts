@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { identityCacheKey } from '../../../src/core/mtls/preauthorizer.js';
 
-/** The preauthorization cache key (protocol doc §3.5 "Caching"): one entry per (identity, key, tier). */
+/** The preauthorization cache key (docs/protocol.md §3.5 "Caching"): one entry per (identity, key, tier). */
 describe('identityCacheKey', () => {
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
   const pem = ec.export({ type: 'spki', format: 'pem' }).toString();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManagementBackoff } from '../../../src/core/mtls/management-session.js';
 
-/** Devices get 503 + Retry-After while the management API says "slow down" (protocol doc §3.7 step 6). */
+/** Devices get 503 + Retry-After while the management API says "slow down" (docs/protocol.md §3.7 step 6). */
 describe('ManagementBackoff', () => {
   const t0 = 1_800_000_000_000;
 

@@ -4,7 +4,7 @@ import { expiredValidity, issueFixture } from './x509-fixtures.js';
 import type { FixtureCert } from './x509-fixtures.js';
 
 /**
- * The InsecureSkipClientExpireAfter path (protocol doc §3.3): OpenSSL's verdict is set aside
+ * The InsecureSkipClientExpireAfter path (docs/protocol.md §3.3): OpenSSL's verdict is set aside
  * for an expired leaf, so the gateway must itself prove the leaf chains to a configured anchor.
  */
 describe('onlyLeafExpired', () => {

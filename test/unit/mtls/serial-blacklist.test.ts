@@ -9,7 +9,7 @@ import {
   SerialBlacklist,
 } from '../../../src/core/mtls/serial-blacklist.js';
 
-/** `Features.mTLS.BlacklistPath`: hex serials, one per line (protocol doc §3.3). */
+/** `Features.mTLS.BlacklistPath`: hex serials, one per line (docs/protocol.md §3.3). */
 describe('parseBlacklist', () => {
   it('reads one serial per line in any common spelling, ignoring blank lines and # comments', () => {
     const text = [

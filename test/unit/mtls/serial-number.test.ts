@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { normaliseSerial } from '../../../src/core/mtls/serial-number.js';
 
-/** Serial formats differ between tools; the blacklist must match them all (style doc C6c). */
+/** Serial formats differ between tools; the blacklist must match them all (docs/protocol.md §9.10). */
 describe('normaliseSerial', () => {
   it.each([
     ['0A1B2C', 'A1B2C'],

@@ -10,7 +10,7 @@ import { isCacheKey } from '../../../src/core/artifacts/cache-key.js';
 import { isGatewayError } from '../../../src/core/errors.js';
 
 /**
- * Properties of the link signer (issue #7 item 6) that test/unit/artifacts/artifact-link.test.ts
+ * Properties of the link signer that test/unit/artifacts/artifact-link.test.ts
  * does not state yet (it has: round trip up to expiry, any one-character change of query, path or
  * signature fails). Here: hostile input never escapes as anything but a 400/403 GatewayError, a
  * link is bound to its secret, expiry is final, and what a device may legitimately do to a link

@@ -5,7 +5,7 @@ import { decideRange } from '../../../src/core/artifacts/byte-range.js';
 import type { RangeDecision } from '../../../src/core/artifacts/byte-range.js';
 
 /**
- * Properties of the Range decision (issue #7 item 6), beyond the examples and the two bounds
+ * Properties of the Range decision, beyond the examples and the two bounds
  * properties of test/unit/artifacts/byte-range.test.ts: it never throws on any header, it agrees
  * with a small reference model of RFC 9110 §14 for single ranges, and what a device cannot
  * influence (unit case, If-Range mismatch, other units) never changes the answer to a partial one.

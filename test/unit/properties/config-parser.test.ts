@@ -8,7 +8,7 @@ import type { GatewayConfig } from '../../../src/core/config/index.js';
 import { isGatewayError } from '../../../src/core/errors.js';
 
 /**
- * Properties of the configuration parser (issue #7 item 6): whatever the file holds and whatever
+ * Properties of the configuration parser: whatever the file holds and whatever
  * the environment says, `loadConfig` either returns a configuration that keeps its invariants or
  * rejects with one GatewayError (unreadable or invalid) — never a TypeError from deep inside, and
  * never a message that echoes a secret. `applyEnvOverrides` never throws and never changes its input.

@@ -4,7 +4,7 @@ import { readProxyEnv } from '../../../src/core/upstream/upstream-dispatcher.js'
 
 const err = (code: string, cause?: unknown): Error => Object.assign(new Error(code), { code, cause });
 
-describe('upstream failure mapping (protocol doc §7)', () => {
+describe('upstream failure mapping (docs/protocol.md §7)', () => {
   it.each([
     ['ECONNREFUSED', 502, 'MGW_UPSTREAM_UNREACHABLE'],
     ['ENOTFOUND', 502, 'MGW_UPSTREAM_UNREACHABLE'],
