@@ -2,7 +2,7 @@
 # The whole test suite on a fresh Linux machine with Node >= 20.19:
 #   Debian packages (the Mender 3.4 client, mender-connect, mender-artifact, dbus), the Mender 5.1
 #   client (built from ../shared when that folder exists), npm packages, lint, build, the oclif
-#   manifest check, then unit, integration and real-client tests.
+#   manifest check, then every test lane: unit, integration, e2e (real 3.4 and 5.1 clients), load.
 # CI (.ci/run) calls exactly this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
