@@ -6,10 +6,10 @@ import { promisify } from 'node:util';
 import {
   DEFAULT_ARTIFACT_NAME,
   DEFAULT_DEVICE_TYPE,
-  DEFAULT_POLL_SECONDS,
   TEST_UPDATE_MODULE,
 } from '../mender-device/constants.js';
 import { keyValueScript, writeExecutable } from '../mender-device/device-layout.js';
+import { serverKeys } from '../mender-device/device-config.js';
 import { updateModuleScript } from '../mender-device/update-module.js';
 import type { Mender5DeviceOptions, Mender5Process } from './types.js';
 
@@ -64,25 +64,8 @@ function menderConf(
   datastoreDir: string,
   confDir: string,
 ): Record<string, unknown> {
-  const [primary, ...others] = options.servers;
-  if (primary === undefined) throw new Error('Mender5DeviceOptions.servers must name at least one server');
-  const poll = { ...DEFAULT_POLL_SECONDS, ...options.pollSeconds };
   return {
-    ...(others.length === 0
-      ? { ServerURL: primary }
-      : { Servers: options.servers.map((url) => ({ ServerURL: url })) }),
-    ...(options.serverCertificate === undefined ? {} : { ServerCertificate: options.serverCertificate }),
-    ...(options.clientCertificate === undefined
-      ? {}
-      : {
-          HttpsClient: {
-            Certificate: options.clientCertificate.certPath,
-            Key: options.clientCertificate.keyPath,
-          },
-        }),
-    UpdatePollIntervalSeconds: poll.update,
-    InventoryPollIntervalSeconds: poll.inventory,
-    RetryPollIntervalSeconds: poll.retry,
+    ...serverKeys(options),
     ...(options.retryDownloadCount === undefined ? {} : { RetryDownloadCount: options.retryDownloadCount }),
     DeviceTypeFile: join(datastoreDir, 'device_type'),
     UpdateLogPath: join(datastoreDir, 'update-logs'),
