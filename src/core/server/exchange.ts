@@ -148,7 +148,8 @@ export class Exchange {
     // A body that stopped arriving was not drained: the connection cannot carry another request,
     // so Node closes it once this answer is out.
     if (error.code === 'MGW_REQUEST_TIMEOUT') this.res.shouldKeepAlive = false;
-    sendJsonError(this.res, error.httpStatus, error.message, this.id);
+    // The access line and the byte counters count the gateway's own answers too.
+    this.bytesOut += sendJsonError(this.res, error.httpStatus, error.message, this.id);
   }
 
   /**

@@ -37,7 +37,7 @@ export function readyEndpoint(readiness: ReadinessProbe): Interceptor {
         });
         res.end(body);
       } catch (err) {
-        sendJsonError(res, 500, `readiness check failed: ${String(err)}`, exchange.id);
+        exchange.bytesOut += sendJsonError(res, 500, `readiness check failed: ${String(err)}`, exchange.id);
       }
     },
   };
