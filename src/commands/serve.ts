@@ -6,6 +6,7 @@ import { createGateway } from '../core/server/gateway.js';
 import { createLogger, LOG_LEVELS } from '../core/logger.js';
 import type { LogLevel } from '../core/logger.js';
 import { loadConfig } from '../core/config/load-config.js';
+import type { GatewayConfig } from '../core/config/gateway-config.js';
 import { renderError } from '../cli/render-error.js';
 
 export default class Serve extends GatewayCommand {
@@ -39,14 +40,25 @@ With Drain.Enabled, SIGTERM first drains for Drain.Period: device calls get 401 
     const explicitLevel = this.argv.some((arg) => arg.startsWith('--log-level'));
     const logger = createLogger(flags['log-level'] as LogLevel);
     try {
-      const { config, warnings } = await loadConfig({ path: flags.config });
+      const { config, warnings, envOverrides } = await loadConfig({ path: flags.config });
       for (const issue of warnings)
         logger.warn({ path: issue.path, source: issue.source, hint: issue.hint }, issue.message);
       // Legacy `DebugLog: true` (docs/protocol.md §6.2) unless the flag says otherwise.
       if (config.debugLog && !explicitLevel) logger.level = 'debug';
-      logger.info({ config: config.sourceFile ?? '(environment only)' }, 'loaded configuration');
+      // What an operator needs first when something is off: which program, which file, what is on,
+      // and which environment variables won over the file (names only: values may be secrets).
+      logger.info(
+        {
+          version: this.config.version,
+          node: process.versions.node,
+          config: config.sourceFile ?? '(environment only)',
+          features: enabledFeatures(config),
+          envOverrides,
+        },
+        'loaded configuration',
+      );
 
-      const gateway = await createGateway(config, { logger });
+      const gateway = await createGateway(config, { logger, version: this.config.version });
       await gateway.start();
       await new Promise<void>((resolve) => {
         let draining = false;
@@ -86,4 +98,17 @@ With Drain.Enabled, SIGTERM first drains for Drain.Period: device calls get 401 
       this.exit(exitCode);
     }
   }
+}
+
+function enabledFeatures(config: GatewayConfig): string[] {
+  const features: string[] = [];
+  if (config.artifactsProxy.enabled)
+    features.push(
+      config.artifactsProxy.cache.enabled ? 'ArtifactsProxy (cache)' : 'ArtifactsProxy (proxy only)',
+    );
+  if (config.mtls.enabled) features.push('mTLS');
+  if (config.deviceSystem.enabled) features.push('DeviceSystem');
+  if (config.drain.enabled) features.push('Drain');
+  if (config.metrics.enabled) features.push('Metrics');
+  return features;
 }

@@ -135,4 +135,6 @@ export interface ConfigIssue {
 export interface LoadedConfig {
   config: GatewayConfig;
   warnings: ConfigIssue[];
+  /** Names (never values: some are secrets) of the environment variables that set a key. */
+  envOverrides: string[];
 }

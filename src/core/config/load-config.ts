@@ -58,7 +58,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       hint: `no --config was given and ${DEFAULT_CONFIG_PATH} does not exist, so only the environment was read; ${nearby} exists: pass --config ${nearby}`,
     });
   }
-  return { config: evaluation.config, warnings: evaluation.issues };
+  return { config: evaluation.config, warnings: evaluation.issues, envOverrides: evaluation.envOverrides };
 }
 
 export interface ConfigEvaluation {
@@ -68,6 +68,8 @@ export interface ConfigEvaluation {
   issues: ConfigIssue[];
   /** Present exactly when there is no error. */
   config: GatewayConfig | undefined;
+  /** Names of the environment variables that set a key, sorted. */
+  envOverrides: string[];
 }
 
 /**
@@ -94,7 +96,13 @@ export async function evaluateConfig(options: LoadConfigOptions = {}): Promise<C
     );
   }
   const json = file === undefined ? {} : parseConfigJson(file.text, file.path);
-  const done = (config?: GatewayConfig): ConfigEvaluation => ({ file: file?.path, issues, config });
+  let envOverrides: string[] = [];
+  const done = (config?: GatewayConfig): ConfigEvaluation => ({
+    file: file?.path,
+    issues,
+    config,
+    envOverrides,
+  });
 
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     const got = Array.isArray(json) ? 'an array' : json === null ? 'null' : `a ${typeof json}`;
@@ -116,6 +124,7 @@ export async function evaluateConfig(options: LoadConfigOptions = {}): Promise<C
   const fileJson = keys.value as Record<string, unknown>;
 
   const overlay = applyEnvOverrides(fileJson, env);
+  envOverrides = [...new Set(overlay.envByPath.values())].sort();
   issues.push(...overlay.issues, ...checkEnvTypos(env));
   const sources = new ConfigSources(file?.path, fileJson, overlay.envByPath);
 

@@ -113,7 +113,15 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  readonly buildInfo = new Gauge({
+    name: 'mender_gw_build_info',
+    help: 'Always 1; the labels say which mender-gw and Node.js run (the Prometheus *_build_info convention).',
+    labelNames: ['version', 'node'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(version = 'unknown') {
+    this.buildInfo.set({ version, node: process.versions.node }, 1);
     // Process memory, CPU, event loop lag and start time (docs/protocol.md §6.6).
     collectDefaultMetrics({ register: this.registry });
   }

@@ -42,6 +42,8 @@ export type { BoundAddress } from './device-listeners.js';
 
 export interface GatewayDeps {
   logger: Logger;
+  /** The mender-gw version, for `mender_gw_build_info`. */
+  version?: string;
   /** Environment for proxy settings; defaults to `process.env`. */
   env?: NodeJS.ProcessEnv;
 }
@@ -82,7 +84,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const proxy = readProxyEnv(env);
   const dispatcher: Dispatcher = createUpstreamDispatcher(config, upstreamTls, proxy);
   const instrumentation = new Instrumentation();
-  const metrics = new GatewayMetrics();
+  const metrics = new GatewayMetrics(deps.version);
   const relay = new DeviceApiRelay(config.upstream.url, dispatcher, instrumentation);
   const artifacts = await createArtifactsFeature(config, relay, dispatcher, logger, instrumentation);
   const mtls = await createMtlsFeature(config, relay, dispatcher, logger, metrics);
