@@ -142,8 +142,9 @@ describe('mTLS: wrong management credentials', () => {
     const answer = await authenticate(gw.httpsUrl!, new SimulatedDevice('02:00:00:00:cc:10'), agent);
     expect(answer.status).toBe(502);
     expect(answer.error).toMatch(/management login .* failed with 401/);
-    expect(upstream.state.managementLoginAttempts).toHaveLength(1);
-    expect(upstream.state.managementLoginAttempts[0]).toMatchObject({
+    // The check at start, then the device's: a failed check does not make devices wait.
+    expect(upstream.state.managementLoginAttempts).toHaveLength(2);
+    expect(upstream.state.managementLoginAttempts[1]).toMatchObject({
       username: DEFAULT_MANAGEMENT.username,
       ok: false,
     });
@@ -162,7 +163,7 @@ describe('mTLS: wrong management credentials', () => {
       expect(raw).not.toContain(wrongPassword);
       expect(raw).not.toContain(basic);
     }
-    expect(upstream.state.requests.filter((r) => r.path === LOGIN_PATH)).toHaveLength(1);
+    expect(upstream.state.requests.filter((r) => r.path === LOGIN_PATH)).toHaveLength(2);
   });
 
   it('backs off after a refused login: the next devices get 503 with Retry-After, no new login attempt', async () => {
@@ -175,7 +176,8 @@ describe('mTLS: wrong management credentials', () => {
       expect(answer.status).toBe(503);
       expect(answer.error).toMatch(/backing off/);
     }
-    expect(upstream.state.managementLoginAttempts).toHaveLength(1);
+    // The check at start and the first device's login; none since.
+    expect(upstream.state.managementLoginAttempts).toHaveLength(2);
   });
 });
 

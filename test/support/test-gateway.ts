@@ -41,6 +41,14 @@ export async function startTestGateway(
   const logger = createLogger(options.logLevel ?? 'debug', logs);
   const gateway = await createGateway(config, { logger, env });
   const addresses = await gateway.start();
+  // With mTLS the gateway logs in to the management API once at start; let that finish, so tests
+  // that count upstream calls count only what their devices caused.
+  if (config.mtls.enabled)
+    await logs.waitFor(
+      (l) =>
+        l.msg === 'logged in to the management API' ||
+        l.msg.startsWith('mTLS: management login failed at start'),
+    );
   const httpUrl = addresses.find((a) => a.kind === 'http')?.url;
   const httpsUrl = addresses.find((a) => a.kind === 'https')?.url;
   return {

@@ -33,6 +33,11 @@ export class ManagementBackoff {
   }
 
   succeeded(): void {
+    this.clear();
+  }
+
+  /** Forget the failures so far: the next call goes ahead. */
+  clear(): void {
     this.#failures = 0;
     this.#until = 0;
   }
@@ -62,8 +67,16 @@ function jwtExpiry(token: string): number | undefined {
  * (single flight, as Mender Gateway 2.1.0 fixed in MEN-9043), refreshed before `exp` or when a
  * management call answers 401. The password and the token are never logged.
  */
+/** The management login as `/ready` shows it. */
+export interface ManagementStatus {
+  loggedIn: boolean;
+  /** Why the last login failed; cleared by a successful one. */
+  lastError: string | undefined;
+}
+
 export class ManagementSession {
   #token: string | undefined;
+  #lastError: string | undefined;
   #expiresAt = 0;
   #pending: Promise<string> | undefined;
   readonly #basic: string;
@@ -79,14 +92,49 @@ export class ManagementSession {
     this.#basic = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
   }
 
-  /** A valid management token, logging in if needed. `forwardedFor` is the device IP (docs/protocol.md §3.7 step 8). */
-  token(forwardedFor: string): Promise<string> {
+  /**
+   * A valid management token, logging in if needed. `forwardedFor` is the device IP
+   * (docs/protocol.md §3.7 step 8); the gateway's own start-up check passes none.
+   */
+  token(forwardedFor?: string): Promise<string> {
     if (this.#token !== undefined && Date.now() < this.#expiresAt - REFRESH_MARGIN_MS)
       return Promise.resolve(this.#token);
-    this.#pending ??= this.#login(forwardedFor).finally(() => {
-      this.#pending = undefined;
-    });
+    this.#pending ??= this.#login(forwardedFor)
+      .then(
+        (token) => {
+          this.#lastError = undefined;
+          return token;
+        },
+        (err: unknown) => {
+          this.#lastError = err instanceof Error ? err.message : String(err);
+          throw err;
+        },
+      )
+      .finally(() => {
+        this.#pending = undefined;
+      });
     return this.#pending;
+  }
+
+  /**
+   * Log in once as a check (at start): the outcome shows in {@link status} and is returned, and a
+   * failure does not make devices wait, since no device asked for this login.
+   */
+  async check(): Promise<string | undefined> {
+    try {
+      await this.token();
+      return undefined;
+    } catch (err) {
+      this.backoff.clear();
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  status(): ManagementStatus {
+    return {
+      loggedIn: this.#token !== undefined && Date.now() < this.#expiresAt,
+      lastError: this.#lastError,
+    };
   }
 
   /** Forget a token a management call rejected with 401, so the next call logs in again. */
@@ -94,7 +142,7 @@ export class ManagementSession {
     if (this.#token === token) this.#token = undefined;
   }
 
-  async #login(forwardedFor: string): Promise<string> {
+  async #login(forwardedFor: string | undefined): Promise<string> {
     const wait = this.backoff.remainingSeconds();
     if (wait > 0) throw busyError(wait, 'management login is backing off');
     let response: Dispatcher.ResponseData;
@@ -103,7 +151,11 @@ export class ManagementSession {
         origin: this.upstream.origin,
         path: `${this.upstream.pathname.replace(/\/+$/, '')}/api/management/v1/useradm/auth/login`,
         method: 'POST',
-        headers: { authorization: this.#basic, 'x-forwarded-for': forwardedFor, 'content-length': '0' },
+        headers: {
+          authorization: this.#basic,
+          ...(forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor }),
+          'content-length': '0',
+        },
         headersTimeout: MANAGEMENT_TIMEOUT_MS,
         bodyTimeout: MANAGEMENT_TIMEOUT_MS,
       });

@@ -9,6 +9,7 @@ import type { DeviceApiRelay } from '../upstream/device-api-relay.js';
 import { AuthRequestInterceptor } from './auth-request-interceptor.js';
 import type { PeerPolicy } from './client-certificate-check.js';
 import { ManagementBackoff, ManagementSession } from './management-session.js';
+import type { ManagementStatus } from './management-session.js';
 import { Preauthorizer } from './preauthorizer.js';
 import { SerialBlacklist } from './serial-blacklist.js';
 import type { BlacklistStatus } from './serial-blacklist.js';
@@ -24,6 +25,13 @@ export interface MtlsFeature {
   allowDeviceApiOnHttp: boolean;
   /** The blacklist in force and its last reload error, for readiness; `undefined` without one. */
   blacklistStatus(): BlacklistStatus | undefined;
+  /** The management login, for readiness. */
+  managementStatus(): ManagementStatus;
+  /**
+   * Log in once now, so wrong credentials show at start instead of when the first device
+   * arrives. Never throws: a failure is a warning, and devices retry.
+   */
+  checkManagementLogin(): Promise<void>;
   close(): void;
 }
 
@@ -151,6 +159,15 @@ export async function createMtlsFeature(
     auth: new AuthRequestInterceptor(relay, preauthorizer, logger),
     allowDeviceApiOnHttp: mtls.allowDeviceApiOnHttp,
     blacklistStatus: () => blacklist?.status(),
+    managementStatus: () => session.status(),
+    async checkManagementLogin() {
+      const error = await session.check();
+      if (error !== undefined)
+        logger.warn(
+          { error },
+          'mTLS: management login failed at start; devices cannot be auto-accepted until it works (check Features.mTLS.MenderUsername and MenderPassword)',
+        );
+    },
     close: () => blacklist?.close(),
   };
 }

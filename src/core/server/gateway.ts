@@ -90,14 +90,13 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const mtls = await createMtlsFeature(config, relay, dispatcher, logger, metrics);
   const listeners = createDeviceListeners(config, serverTls, mtls?.clientCa);
   const lifecycle = new Lifecycle(listeners, config.timeouts.shutdownGraceMs, logger, config.drain.periodMs);
-  const readiness = new ReadinessProbe(
-    config.upstream.url,
-    dispatcher,
-    artifacts?.cache === undefined ? undefined : config.artifactsProxy.cache.path,
-    () => artifacts?.cache?.diskFault,
-    () => mtls?.blacklistStatus(),
-    () => lifecycle.draining,
-  );
+  const readiness = new ReadinessProbe(config.upstream.url, dispatcher, {
+    cachePath: artifacts?.cache === undefined ? undefined : config.artifactsProxy.cache.path,
+    cacheFault: () => artifacts?.cache?.diskFault,
+    blacklist: () => mtls?.blacklistStatus(),
+    ...(mtls === undefined ? {} : { management: () => mtls.managementStatus() }),
+    draining: () => lifecycle.draining,
+  });
   logStartupWarnings(config, proxy, logger);
   const chain = interceptorChain(config, {
     relay,
@@ -165,6 +164,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       for (const address of bound)
         logger.info({ listener: address.kind, address: address.host, port: address.port }, 'listening');
       logger.info({ upstream: config.upstream.url.origin }, 'relaying the Mender device API');
+      // Wrong management credentials show now, as a warning and in /ready, not at the first device.
+      if (mtls !== undefined) void mtls.checkManagementLogin();
       if (config.metrics.enabled)
         metricsServer = await startMetricsListener(config.metrics.listen, metrics, logger);
       return bound;

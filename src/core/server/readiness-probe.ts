@@ -1,6 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import type { BlacklistStatus } from '../mtls/serial-blacklist.js';
+import type { ManagementStatus } from '../mtls/management-session.js';
 import { upstreamFailure } from '../upstream/upstream-error.js';
 import type { Instrumentation } from '../diagnostics.js';
 
@@ -31,10 +32,24 @@ export interface ReadinessReport {
    */
   blacklist: BlacklistStatus | undefined;
   /**
+   * With mTLS: is the gateway logged in to the management API, and why did its last login fail?
+   * Without it no device can be auto-accepted; the gateway stays ready for accepted devices.
+   */
+  management: ManagementStatus | undefined;
+  /**
    * The gateway is draining (SIGTERM with `Drain.Enabled`, or SIGUSR2): never ready, so a load
    * balancer or a health check moves traffic away with the devices (docs/operator-guide.md).
    */
   draining: boolean;
+}
+
+/** Where the report's other parts come from; each absent when its feature is off. */
+export interface ReadinessSources {
+  cachePath?: string | undefined;
+  cacheFault?: () => { code: string; message: string; at: string } | undefined;
+  blacklist?: () => BlacklistStatus | undefined;
+  management?: () => ManagementStatus;
+  draining?: () => boolean;
 }
 
 /** Probe results are reused this long, so a probe storm never becomes an upstream storm. */
@@ -52,15 +67,15 @@ export class ReadinessProbe {
   #pending: Promise<ReadinessReport['upstream']> | undefined;
   #lastError: string | undefined;
 
+  readonly #cachePath: string | undefined;
+
   constructor(
     private readonly upstream: URL,
     private readonly dispatcher: Dispatcher,
-    private readonly cachePath: string | undefined,
-    private readonly cacheFault: () => { code: string; message: string; at: string } | undefined = () =>
-      undefined,
-    private readonly blacklist: () => BlacklistStatus | undefined = () => undefined,
-    private readonly draining: () => boolean = () => false,
-  ) {}
+    private readonly sources: ReadinessSources = {},
+  ) {
+    this.#cachePath = sources.cachePath;
+  }
 
   /**
    * Record upstream failures seen by live traffic, so the report shows them without waiting for a
@@ -76,34 +91,35 @@ export class ReadinessProbe {
   async report(): Promise<ReadinessReport> {
     const upstream = await this.#probeUpstream();
     let cache: ReadinessReport['cache'];
-    if (this.cachePath !== undefined) {
+    if (this.#cachePath !== undefined) {
       try {
-        const s = await statfs(this.cachePath);
+        const s = await statfs(this.#cachePath);
         cache = {
-          path: this.cachePath,
+          path: this.#cachePath,
           freeBytes: s.bavail * s.bsize,
           error: undefined,
-          fault: this.cacheFault(),
+          fault: this.sources.cacheFault?.(),
         };
       } catch (err) {
         cache = {
-          path: this.cachePath,
+          path: this.#cachePath,
           freeBytes: undefined,
           error: (err as NodeJS.ErrnoException).code ?? String(err),
-          fault: this.cacheFault(),
+          fault: this.sources.cacheFault?.(),
         };
       }
     }
     // A broken cache volume does not make the gateway unready: it still serves every update,
     // from storage. Taking it out of a load balancer would fail them instead.
     const degraded = cache !== undefined && (cache.error !== undefined || cache.fault !== undefined);
-    const draining = this.draining();
+    const draining = this.sources.draining?.() ?? false;
     return {
       ready: upstream.reachable && !draining,
       degraded,
       upstream,
       cache,
-      blacklist: this.blacklist(),
+      blacklist: this.sources.blacklist?.(),
+      management: this.sources.management?.(),
       draining,
     };
   }
