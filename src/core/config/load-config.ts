@@ -70,6 +70,10 @@ export interface ConfigEvaluation {
   config: GatewayConfig | undefined;
   /** Names of the environment variables that set a key, sorted. */
   envOverrides: string[];
+  /** The settings as the file and environment give them, defaults filled in (when they validate). */
+  effective?: unknown;
+  /** Where each setting came from (when the settings validate). */
+  sources?: ConfigSources;
 }
 
 /**
@@ -97,11 +101,14 @@ export async function evaluateConfig(options: LoadConfigOptions = {}): Promise<C
   }
   const json = file === undefined ? {} : parseConfigJson(file.text, file.path);
   let envOverrides: string[] = [];
+  // Filled in as the pipeline gets that far.
+  const reached: { effective?: unknown; sources?: ConfigSources } = {};
   const done = (config?: GatewayConfig): ConfigEvaluation => ({
     file: file?.path,
     issues,
     config,
     envOverrides,
+    ...reached,
   });
 
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
@@ -127,6 +134,7 @@ export async function evaluateConfig(options: LoadConfigOptions = {}): Promise<C
   envOverrides = [...new Set(overlay.envByPath.values())].sort();
   issues.push(...overlay.issues, ...checkEnvTypos(env));
   const sources = new ConfigSources(file?.path, fileJson, overlay.envByPath);
+  reached.sources = sources;
 
   const validation = validateRawConfig(overlay.raw, sources);
   if (!validation.ok) {
@@ -134,6 +142,7 @@ export async function evaluateConfig(options: LoadConfigOptions = {}): Promise<C
     return done();
   }
 
+  reached.effective = validation.data;
   const { draft, issues: buildIssues } = buildGatewayConfig(validation.data, sources, cwd);
   issues.push(...buildIssues, ...checkConfig(draft, sources));
   if (options.checkFiles ?? true) {
