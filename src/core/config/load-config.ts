@@ -48,6 +48,15 @@ const INVALID_HINT =
  */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const evaluation = await evaluateConfig(options);
+  const config = await validConfig(evaluation, options);
+  return { config, warnings: evaluation.issues, envOverrides: evaluation.envOverrides };
+}
+
+/** The evaluated configuration, or the one error `serve` refuses it with. */
+export async function validConfig(
+  evaluation: ConfigEvaluation,
+  options: LoadConfigOptions = {},
+): Promise<GatewayConfig> {
   if (evaluation.config === undefined) {
     const error = invalid(evaluation.file, evaluation.issues);
     const nearby =
@@ -58,7 +67,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       hint: `no --config was given and ${DEFAULT_CONFIG_PATH} does not exist, so only the environment was read; ${nearby} exists: pass --config ${nearby}`,
     });
   }
-  return { config: evaluation.config, warnings: evaluation.issues, envOverrides: evaluation.envOverrides };
+  return evaluation.config;
 }
 
 export interface ConfigEvaluation {

@@ -1,6 +1,6 @@
 import { isSecretPath } from './config-issue.js';
 import type { JsonPath } from './config-issue.js';
-import { evaluateConfig, loadConfig } from './load-config.js';
+import { evaluateConfig, validConfig } from './load-config.js';
 import type { LoadConfigOptions } from './load-config.js';
 
 /** One effective setting: its key, its value (secrets redacted) and where it came from. */
@@ -26,8 +26,8 @@ export const REDACTED = '[redacted]';
  * Refuses an invalid configuration exactly as `serve` does (the same pipeline).
  */
 export async function showConfig(options: LoadConfigOptions = {}): Promise<ConfigShow> {
-  await loadConfig(options);
-  const evaluation = await evaluateConfig({ ...options, checkFiles: false });
+  const evaluation = await evaluateConfig(options);
+  await validConfig(evaluation, options);
   const { effective, sources } = evaluation;
   const settings: ShownSetting[] = [];
   const walk = (value: unknown, path: JsonPath): void => {

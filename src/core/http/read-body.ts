@@ -94,3 +94,8 @@ export function readBoundedBody(req: IncomingMessage, limit: number): Promise<Bu
     arm();
   });
 }
+
+/** A request carries a body when it says so (RFC 9112 §6.3); GETs from devices do not. */
+export function announcesBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+}

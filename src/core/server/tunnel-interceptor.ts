@@ -5,6 +5,7 @@ import type { Instrumentation } from '../diagnostics.js';
 import type { Logger } from '../logger.js';
 import { tunnelUpgrade } from '../upstream/websocket-tunnel.js';
 import type { Interceptor } from './interceptor.js';
+import { announcesBody } from '../http/read-body.js';
 
 /**
  * The device API's WebSocket endpoints: mender-connect's remote terminal, file transfer and port
@@ -114,10 +115,7 @@ export function tunnelInterceptor(options: TunnelOptions): Interceptor {
 export const upgradeWithBody: Interceptor = {
   name: 'upgrade-with-body',
   matches: (exchange) =>
-    exchange.upgrade !== undefined &&
-    !WEBSOCKET_PATHS.has(exchange.path) &&
-    (exchange.req.headers['transfer-encoding'] !== undefined ||
-      (exchange.req.headers['content-length'] ?? '0') !== '0'),
+    exchange.upgrade !== undefined && !WEBSOCKET_PATHS.has(exchange.path) && announcesBody(exchange.req),
   handle(exchange) {
     exchange.fail(
       new GatewayError('MGW_BAD_REQUEST', `${exchange.path} cannot be upgraded`, {

@@ -8,17 +8,13 @@ import type { Exchange } from '../server/exchange.js';
 import { upstreamFailure } from './upstream-error.js';
 import { RequestCancel } from './request-cancel.js';
 import { pipeToResponse } from '../http/pipe-to-response.js';
+import { announcesBody } from '../http/read-body.js';
 
 export interface SendOptions {
   /** Extra request headers (lower-case) to drop, e.g. `accept-encoding` for bodies we rewrite. */
   dropHeaders?: readonly string[];
   /** Replace the request body (already read by an interceptor); its Content-Length is set. */
   body?: Buffer;
-}
-
-/** A request carries a body when it says so (RFC 9112 §6.3); GETs from devices do not. */
-function hasBody(req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
 }
 
 /**
@@ -83,7 +79,7 @@ export class DeviceApiRelay {
         path: this.#basePath + (req.url ?? '/'),
         method: req.method as Dispatcher.HttpMethod,
         headers,
-        body: options.body ?? (hasBody(req) ? req : null),
+        body: options.body ?? (announcesBody(req) ? req : null),
         signal: abort,
       });
       response.body.once('close', () => res.off('close', onClose));
