@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { Logger } from '../logger.js';
 import { clientAddress } from '../http/client-address.js';
+import { endWithRawResponse } from '../http/raw-response.js';
 
 /**
  * The device listeners' `clientError` handler (hostile input): what Node's parser
@@ -20,34 +21,22 @@ import { clientAddress } from '../http/client-address.js';
 
 interface Answer {
   status: number;
-  reason: string;
   /** The log message. */
   message: string;
 }
 
 const ANSWERS: Readonly<Record<string, Answer>> = {
   // Node's default maxHeaderSize is 16 KiB for the request line and all headers together.
-  HPE_HEADER_OVERFLOW: {
-    status: 431,
-    reason: 'Request Header Fields Too Large',
-    message: 'request headers too large',
-  },
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: {
-    status: 413,
-    reason: 'Payload Too Large',
-    message: 'chunk extensions too large',
-  },
+  HPE_HEADER_OVERFLOW: { status: 431, message: 'request headers too large' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, message: 'chunk extensions too large' },
   // headersTimeout (DeviceConnections.HeadersTimeout) expired: a slow-header client.
-  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, reason: 'Request Timeout', message: 'request headers timeout' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: 'request headers timeout' },
 };
 
-const MALFORMED: Answer = { status: 400, reason: 'Bad Request', message: 'malformed request' };
+const MALFORMED: Answer = { status: 400, message: 'malformed request' };
 
 /** The peer is gone or went away mid-request: nothing to answer, nothing hostile to report. */
 const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'HPE_INVALID_EOF_STATE']);
-
-/** How long an answered connection may take to flush its answer before it is destroyed anyway. */
-const FLUSH_LIMIT_MS = 5_000;
 
 export function createClientErrorHandler(listener: 'http' | 'https', logger: Logger) {
   // Sockets already answered: the parser repeats its error for every chunk that follows.
@@ -79,14 +68,12 @@ export function createClientErrorHandler(listener: 'http' | 'https', logger: Log
       socket.destroy();
       return;
     }
-    const body = JSON.stringify({ error: answer.message });
-    socket.end(
-      `HTTP/1.1 ${answer.status} ${answer.reason}\r\ncontent-type: application/json; charset=utf-8\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
-      // Destroyed once flushed (end() alone would leave a half-open socket the peer controls).
-      () => socket.destroy(),
-    );
-    setTimeout(() => socket.destroy(), FLUSH_LIMIT_MS).unref();
+    endWithRawResponse(socket, answer.status, JSON.stringify({ error: answer.message }), [
+      'content-type',
+      'application/json; charset=utf-8',
+      'cache-control',
+      'no-store',
+    ]);
   };
 }
 
@@ -105,10 +92,11 @@ export function createConnectRefusal(listener: 'http' | 'https', logger: Logger)
     const body = JSON.stringify({
       error: 'CONNECT is not supported: the gateway serves only the Mender device API',
     });
-    socket.end(
-      `HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE\r\ncontent-type: application/json; charset=utf-8\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-      () => socket.destroy(),
-    );
+    endWithRawResponse(socket, 405, body, [
+      'allow',
+      'GET, HEAD, POST, PUT, PATCH, DELETE',
+      'content-type',
+      'application/json; charset=utf-8',
+    ]);
   };
 }

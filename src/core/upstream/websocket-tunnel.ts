@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import { filterRawHeaders } from '../http/hop-by-hop.js';
 import { NOT_FORWARDED, forwardedFor } from '../http/forwarding-headers.js';
+import { endWithRawResponse, rawResponseHead } from '../http/raw-response.js';
 import { upstreamFailure } from './upstream-error.js';
 
 /** What the tunnel reports about itself, for logs and metrics. */
@@ -18,25 +19,6 @@ export interface TunnelEvents {
 
 /** Refusal bodies are small JSON; bound them so a hostile upstream cannot make us buffer much. */
 const MAX_REFUSAL_BODY = 64 * 1024;
-
-function rawHead(status: number, statusMessage: string, rawHeaders: readonly string[]): string {
-  let head = `HTTP/1.1 ${status} ${statusMessage}\r\n`;
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
-  return head + '\r\n';
-}
-
-function writeSimpleResponse(
-  socket: Duplex,
-  status: number,
-  statusMessage: string,
-  body: Buffer,
-  extra: string[],
-): void {
-  const headers = [...extra, 'content-length', String(body.length), 'connection', 'close'];
-  if (socket.writable)
-    socket.end(Buffer.concat([Buffer.from(rawHead(status, statusMessage, headers)), body]));
-  else socket.destroy();
-}
 
 /**
  * Tunnel a WebSocket upgrade (mender-connect's `/api/devices/v1/deviceconnect/connect`)
@@ -110,7 +92,7 @@ export function tunnelUpgrade(
     // The tunnel lives as long as both ends do: no timeouts on either socket.
     upstreamReq.setTimeout(0);
     (client as Partial<Pick<Socket, 'setTimeout'>>).setTimeout?.(0);
-    client.write(rawHead(101, upRes.statusMessage ?? 'Switching Protocols', upRes.rawHeaders));
+    client.write(rawResponseHead(101, upRes.rawHeaders, upRes.statusMessage));
     if (upHead.length > 0) client.write(upHead);
     if (head.length > 0) upSocket.write(head);
     events.opened();
@@ -148,12 +130,12 @@ export function tunnelUpgrade(
         }
       }
       const status = upRes.statusCode ?? 502;
-      writeSimpleResponse(
+      endWithRawResponse(
         client,
         status,
-        upRes.statusMessage ?? '',
         Buffer.concat(chunks).subarray(0, MAX_REFUSAL_BODY),
         keep,
+        upRes.statusMessage,
       );
       finish({ status, bytesIn: head.length, bytesOut: size });
     });
@@ -167,13 +149,7 @@ export function tunnelUpgrade(
     if (settled) return;
     const failure = upstreamFailure(err, upstream.origin);
     const body = Buffer.from(JSON.stringify({ error: failure.message }));
-    writeSimpleResponse(
-      client,
-      failure.httpStatus,
-      failure.httpStatus === 504 ? 'Gateway Timeout' : 'Bad Gateway',
-      body,
-      ['content-type', 'application/json; charset=utf-8'],
-    );
+    endWithRawResponse(client, failure.httpStatus, body, ['content-type', 'application/json; charset=utf-8']);
     finish({ status: failure.httpStatus, bytesIn: 0, bytesOut: 0, error: failure });
   });
 
