@@ -9,6 +9,7 @@ import type { Exchange } from '../server/exchange.js';
 import { upstreamFailure } from '../upstream/upstream-error.js';
 import { rewriteInstructions } from './deployment-rewrite.js';
 import type { RewriteOptions } from './deployment-rewrite.js';
+import { errnoCode } from '../file-errors.js';
 
 /** Upstream bodies of deployments/next are small JSON; anything larger is not instructions. */
 const MAX_INSTRUCTIONS_BYTES = 1024 * 1024;
@@ -67,7 +68,7 @@ async function decodeBody(raw: Buffer, encoding: string, decode: Decoder): Promi
   try {
     return await decode(raw, { maxOutputLength: MAX_INSTRUCTIONS_BYTES });
   } catch (err) {
-    const tooLarge = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+    const tooLarge = errnoCode(err) === 'ERR_BUFFER_TOO_LARGE';
     throw new GatewayError(
       'MGW_UPSTREAM_BAD_RESPONSE',
       tooLarge

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { ListenAddress } from '../config/gateway-config.js';
 import type { Logger } from '../logger.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
+import { errnoCode } from '../file-errors.js';
 
 /**
  * The Prometheus endpoint on its own listener (`Metrics.Listen`, docs/protocol.md §6.6), never on
@@ -44,7 +45,7 @@ export async function startMetricsListener(
     });
   } catch (err) {
     logger.error(
-      { listen: listen.raw, error: (err as NodeJS.ErrnoException).code ?? String(err) },
+      { listen: listen.raw, error: errnoCode(err) ?? String(err) },
       'metrics listener could not start: continuing without metrics',
     );
     return undefined;

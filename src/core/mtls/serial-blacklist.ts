@@ -4,6 +4,7 @@ import type { FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { normaliseSerial } from './serial-number.js';
+import { errnoCode } from '../file-errors.js';
 
 export interface BlacklistParseResult {
   serials: Set<string>;
@@ -134,7 +135,7 @@ export class SerialBlacklist {
     } catch (err) {
       throw new GatewayError(
         'MGW_TLS_MATERIAL',
-        `cannot read Features.mTLS.BlacklistPath ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        `cannot read Features.mTLS.BlacklistPath ${path}: ${errnoCode(err) ?? String(err)}`,
         {
           cause: err,
           hint: 'Create the file (it may be empty) and make it readable by the gateway user, or remove BlacklistPath.',

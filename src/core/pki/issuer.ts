@@ -5,6 +5,7 @@ import { GatewayError } from '../errors.js';
 import { describeKey, importSigningKey } from './signing-key.js';
 import type { KeyDescription } from './signing-key.js';
 import { x509 } from './x509-provider.js';
+import { errnoCode } from '../file-errors.js';
 
 /**
  * A CA that can sign: its certificate, the certificates above it (for chain files), and its
@@ -204,7 +205,7 @@ export async function loadIssuer(paths: {
   try {
     privateKey = createPrivateKey({ key: keyPem, format: 'pem' });
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
+    const code = errnoCode(err);
     const encrypted =
       /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(keyPem) ||
       code === 'ERR_MISSING_PASSPHRASE' ||

@@ -5,6 +5,7 @@ import { loadConfig } from '../config/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import { GatewayError } from '../errors.js';
 import { certificateNameCovers, normalizeHostName } from './host-names.js';
+import { errnoCode } from '../file-errors.js';
 
 /**
  * What a gateway's configuration says about how devices reach it: the scheme and port of its
@@ -151,7 +152,7 @@ export async function loadGatewayIdentity(options: {
       pem = await readFile(certificatePath, 'utf8');
       new X509Certificate(pem);
     } catch (err) {
-      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      const reason = errnoCode(err) ?? (err as Error).message;
       throw new GatewayError(
         'MGW_TLS_MATERIAL',
         `cannot read the server certificate ${certificatePath} (HTTPS.ServerCertificate): ${reason}`,

@@ -4,6 +4,7 @@ import type { BlacklistStatus } from '../mtls/serial-blacklist.js';
 import type { ManagementStatus } from '../mtls/management-session.js';
 import { upstreamFailure } from '../upstream/upstream-error.js';
 import type { Instrumentation } from '../diagnostics.js';
+import { errnoCode } from '../file-errors.js';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -104,7 +105,7 @@ export class ReadinessProbe {
         cache = {
           path: this.#cachePath,
           freeBytes: undefined,
-          error: (err as NodeJS.ErrnoException).code ?? String(err),
+          error: errnoCode(err) ?? String(err),
           fault: this.sources.cacheFault?.(),
         };
       }

@@ -1,4 +1,5 @@
 import { GatewayError } from '../errors.js';
+import { errnoCode } from '../file-errors.js';
 
 /**
  * Map a failure of an upstream call to the gateway's error codes, in one place (as fastify/fastify-reply-from
@@ -17,11 +18,11 @@ function errorCode(err: unknown): string | undefined {
   let current: unknown = err;
   // undici wraps socket errors; the useful code may sit one or two levels down.
   for (let depth = 0; depth < 3 && typeof current === 'object' && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return code;
+    const code = errnoCode(current);
+    if (code !== undefined && code !== 'UND_ERR_SOCKET') return code;
     current = (current as { cause?: unknown }).cause;
   }
-  return typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined;
+  return errnoCode(err);
 }
 
 /**
