@@ -38,8 +38,12 @@ export const ERROR_CODES = {
   MGW_LINK_MALFORMED: { exitCode: 1, httpStatus: 400, blame: 'device' },
   /** A gateway artifact link is expired or its signature does not match (docs/protocol.md §4.4: 403). */
   MGW_LINK_FORBIDDEN: { exitCode: 1, httpStatus: 403, blame: 'device' },
-  /** A download link points at a host outside `DomainWhitelist` (docs/protocol.md §4.1, §4.2). */
-  MGW_NOT_WHITELISTED: { exitCode: 1, httpStatus: 502, blame: 'remote' },
+  /**
+   * A link names a storage host outside `DomainWhitelist` (docs/protocol.md §4.1, §4.2), whether the
+   * upstream handed it out (deployments/next) or a device presents it (an artifact download): one
+   * condition, one code. `gateway`: the operator's whitelist refused it; the uplink did not fail.
+   */
+  MGW_NOT_WHITELISTED: { exitCode: 1, httpStatus: 502, blame: 'gateway' },
   /** The upstream answered something the gateway cannot use (e.g. a body shorter than its Content-Length). */
   MGW_UPSTREAM_BAD_RESPONSE: { exitCode: 1, httpStatus: 502, blame: 'remote' },
   /** The artifact cache could not be read or written. */

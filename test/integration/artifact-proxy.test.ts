@@ -53,7 +53,7 @@ describe('artifacts proxy without cache', () => {
     expect(counters.rangeRequests).toBe(1);
   });
 
-  it('refuses a proxy link to a host outside the whitelist with 403 and never contacts it', async () => {
+  it('refuses a proxy link to a host outside the whitelist with the code deployments/next uses, and never contacts it', async () => {
     const before = s.upstream.state.requests.length;
     for (const target of [
       'https://169.254.169.254/latest/meta-data/',
@@ -62,7 +62,8 @@ describe('artifacts proxy without cache', () => {
     ]) {
       const link = proxyLink(new URL(s.gatewayUrl), target);
       const answer = await get(link.href);
-      expect(answer.status).toBe(403);
+      // The same condition and answer as a deployments/next link off the whitelist (below).
+      expect(answer.status).toBe(502);
       expect(JSON.parse(answer.body.toString()).error).toMatch(/not whitelisted/);
     }
     expect(s.upstream.state.requests.length).toBe(before);
@@ -119,6 +120,8 @@ describe('DomainWhitelist on deployments/next (docs/protocol.md §4.1–4.2)', (
     await s.gw.logs.waitFor(
       (l) => l.msg === `${host} returned by Mender server is not whitelisted` && l.level === 'warn',
     );
+    // The operator's whitelist refused it; the uplink did not fail.
+    expect((await s.gw.gateway.metrics.upstreamErrors.get()).values).toEqual([]);
   });
 
   it('admits a subdomain of a whitelisted entry (hosted Mender bucket host)', async () => {

@@ -61,7 +61,7 @@ export function checkStorageTarget(url: URL, policy: StoragePolicy): URL {
     });
   }
   if (!isHostWhitelisted(url.hostname, policy.whitelist)) {
-    throw new GatewayError('MGW_LINK_FORBIDDEN', `${url.hostname} is not whitelisted`, {
+    throw new GatewayError('MGW_NOT_WHITELISTED', `${url.hostname} is not whitelisted`, {
       hint: 'Only hosts in Features.ArtifactsProxy.DomainWhitelist are fetched.',
     });
   }

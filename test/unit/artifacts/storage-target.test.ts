@@ -53,7 +53,7 @@ describe('checkStorageTarget', () => {
   });
 
   it.each([
-    ['a host off the whitelist', 'https://evil.test/a', 'MGW_LINK_FORBIDDEN'],
+    ['a host off the whitelist', 'https://evil.test/a', 'MGW_NOT_WHITELISTED'],
     [
       "the upstream's management API, its host whitelisted",
       'https://mender.example.com/api/management/v1/useradm/users',
