@@ -146,6 +146,8 @@ export async function writeDevice5Layout(
     join(shareDir, 'inventory', 'mender-inventory-mgw-test'),
     keyValueScript({ mgw_device_name: options.name, mgw_harness: 'mender5-device' }),
   );
+  for (const [name, script] of Object.entries(options.inventoryScripts ?? {}))
+    await writeExecutable(join(shareDir, 'inventory', name), script);
   await cp(join(prefix, 'share', 'mender', 'modules', 'v3'), modulesDir, { recursive: true });
   await writeExecutable(
     join(modulesDir, TEST_UPDATE_MODULE),

@@ -28,6 +28,8 @@ export interface Mender5DeviceOptions {
   connect?: boolean;
   /** `--log-level` of both daemons; default `info`. */
   logLevel?: 'trace' | 'debug' | 'info';
+  /** More inventory scripts: file name (`mender-inventory-*`) → script text, installed executable. */
+  inventoryScripts?: Record<string, string>;
   /** Extra environment for the daemons. Proxy variables inherited from the test runner are removed. */
   env?: NodeJS.ProcessEnv;
 }
