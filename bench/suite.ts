@@ -23,7 +23,7 @@ import type { NginxAvailability, ServerUnderTest } from './lib/servers.js';
 import { GiB, medianOf, MiB, ratios } from '../test/support/stats.js';
 import { writeRandomFile } from './lib/random-file.js';
 
-export const METRICS = ['M1', 'M2', 'M3', 'M4', 'M5', 'Fleet'] as const;
+export const METRICS = ['M1', 'M2', 'M3', 'M4', 'M5', 'M6', 'Fleet'] as const;
 export type MetricName = (typeof METRICS)[number];
 
 export interface BenchOptions {
@@ -54,7 +54,7 @@ export interface MetricResult {
   status: 'measured' | 'skipped' | 'not-run';
   reason?: string;
   description: string;
-  /** `ratio` is mender-gw ÷ the other side: nginx for M1–M5, `direct` for Fleet. */
+  /** `ratio` is mender-gw ÷ the other side: nginx for M1–M6, `direct` for Fleet. */
   cases: Record<
     string,
     { nginx?: SideResult; direct?: SideResult; 'mender-gw'?: SideResult; ratio: Numbers }
@@ -161,6 +161,7 @@ export async function runBench(options: BenchOptions): Promise<{ result: BenchRe
   metrics.M4.description =
     'Range requests on uncached, cached and partially filled artifacts, bodies compared by SHA-256';
   metrics.M5.description = `peak RSS (VmHWM) of the server during M1 (${smallSize / MiB} MiB and ${bigSize / MiB} MiB) and with one slow client`;
+  metrics.M6.description = `the same GET with a new TLS connection per request (Connection: close, full handshake, as Mender 5.x clients call), 50 connections for ${m3Seconds} s`;
   const fleetDevices = options.fleetDevices ?? (quick ? 100 : 2000);
   const fleetTunnels = quick ? 50 : 1000;
   const fleetConcurrency = 200;
@@ -427,6 +428,37 @@ export async function runBench(options: BenchOptions): Promise<{ result: BenchRe
       metrics.M3.status = 'measured';
     }
 
+    // ------------------------------------------------------------------ M6
+    if (wants('M6')) {
+      const path = '/api/devices/v1/deviceconfig/configuration';
+      if (wrk === undefined) {
+        metrics.M6.status = 'skipped';
+        metrics.M6.reason = 'needs wrk (apt-get install wrk): the Node load client keeps connections alive';
+      } else {
+        for (let rep = 0; rep < reps; rep++) {
+          await alternate(servers, rep, async (server) => {
+            await runApiLoad(`${server.url}${path}`, 50, warmUpSeconds, loadCpus, wrk, true);
+            let load: Awaited<ReturnType<typeof runApiLoad>> | undefined;
+            const m = await measure(server, async () => {
+              load = await runApiLoad(`${server.url}${path}`, 50, m3Seconds, loadCpus, wrk, true);
+            });
+            const values = {
+              handshakesPerSecond: load!.requestsPerSecond,
+              p50Ms: load!.p50Ms,
+              p99Ms: load!.p99Ms,
+              cpuMicrosecondsPerHandshake: (m.cpuSeconds / load!.requests) * 1e6,
+              errors: load!.errors,
+            };
+            record('M6', 'connection per call', server.name, values, `load generator: ${load!.tool}`);
+            log(
+              `M6 rep ${rep + 1} ${server.name}: ${values.handshakesPerSecond.toFixed(0)} handshakes/s, p50 ${values.p50Ms.toFixed(2)} ms, ${values.cpuMicrosecondsPerHandshake.toFixed(0)} µs CPU each`,
+            );
+          });
+        }
+        metrics.M6.status = 'measured';
+      }
+    }
+
     // ------------------------------------------------------------------ M4
     if (wants('M4')) {
       const size = smallSize;
@@ -570,6 +602,7 @@ const TARGETS: Record<string, string> = {
   'M3.addedLatencyP50Ms': 'gw ≤ 0.15 ms',
   'M4.failures': '0',
   'M5.peakRssMiB': 'gw ≤ 100 MiB, same ±10 % for both sizes',
+  'M6.handshakesPerSecond': 'ratio ≥ 0.5',
   'Fleet.wallMs': 'ratio ≤ 1.2',
   'Fleet.errors': '0',
   'Fleet.storageBytesOverArtifact': 'gw = 1.00',

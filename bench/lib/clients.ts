@@ -65,13 +65,20 @@ export function parseWrk(out: string): Omit<ApiLoadResult, 'tool'> {
   };
 }
 
-/** Closed-loop load on one URL with `connections` keep-alive connections for `seconds`. */
+/**
+ * Closed-loop load on one URL with `connections` keep-alive connections for `seconds`. With
+ * `newConnectionPerRequest`, every request says `Connection: close` and wrk opens a new TCP and
+ * TLS connection for the next one, with a full handshake (wrk does not resume TLS sessions): the
+ * pattern of the current Mender client, which opens a connection per API call
+ * (docs/protocol.md §8.4). Only wrk does this; the Node fallback keeps connections alive.
+ */
 export async function runApiLoad(
   url: string,
   connections: number,
   seconds: number,
   cpus: string | undefined,
   wrk: string | undefined,
+  newConnectionPerRequest = false,
 ): Promise<ApiLoadResult> {
   if (wrk !== undefined) {
     const [command, args] = pinned(cpus, wrk, [
@@ -81,6 +88,7 @@ export async function runApiLoad(
       '--latency',
       '--timeout',
       '10s',
+      ...(newConnectionPerRequest ? ['-H', 'Connection: close'] : []),
       url,
     ]);
     const { stdout } = await run(command, args, { maxBuffer: 4 * 1024 * 1024 });

@@ -50,12 +50,16 @@ describe('benchmark suite, quick mode', () => {
       }
       expect(result.mode).toBe('quick');
       expect(result.errors, stderr).toEqual([]);
-      expect(Object.keys(result.metrics).sort()).toEqual(['Fleet', 'M1', 'M2', 'M3', 'M4', 'M5']);
-      for (const name of ['M1', 'M2', 'M3', 'M4', 'M5']) {
+      expect(Object.keys(result.metrics).sort()).toEqual(['Fleet', 'M1', 'M2', 'M3', 'M4', 'M5', 'M6']);
+      for (const name of ['M1', 'M2', 'M3', 'M4', 'M5', 'M6']) {
         expect(result.metrics[name]!.status, name).toBe('measured');
         expect(Object.keys(result.metrics[name]!.cases).length, name).toBeGreaterThan(0);
       }
       expect(stdout).toContain('gw÷nginx');
+      // A new TLS connection per call (the 5.x pattern) fails no request.
+      const perCall = result.metrics.M6!.cases['connection per call']!['mender-gw']!.median;
+      expect(perCall.errors).toBe(0);
+      expect(perCall.handshakesPerSecond).toBeGreaterThan(0);
 
       const fleet = result.metrics.Fleet!;
       expect(fleet.status, fleet.reason).toBe('measured');
