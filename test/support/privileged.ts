@@ -24,3 +24,25 @@ export function mountTmpfs(dir: string, sizeBytes: number): void {
 export function unmount(dir: string): void {
   execFileSync('umount', ['-l', dir]);
 }
+
+/**
+ * Tests that build their own network (namespaces, a bridge, veth pairs) need root and iproute2,
+ * plus the `tools` they run inside it. Same skip/fail rule as above (MGW_REQUIRE_PRIVILEGED=1).
+ */
+export function networkNamespaceSupport(tools: string[] = []): { ok: true } | { ok: false; reason: string } {
+  if (process.getuid?.() !== 0)
+    return { ok: false, reason: 'not running as root (network namespaces and a bridge need it)' };
+  for (const tool of ['ip', ...tools]) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      return { ok: false, reason: `${tool} not found on PATH (scripts/test.sh installs it)` };
+    }
+  }
+  try {
+    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
+    return { ok: true };
+  } catch {
+    return { ok: false, reason: '`ip netns list` failed: no network namespace support here' };
+  }
+}

@@ -39,17 +39,33 @@ async function procStatus(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number
  */
 export async function startServeProcess(
   configPath: string,
-  options: { env?: NodeJS.ProcessEnv; listeners?: number; args?: string[] } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    listeners?: number;
+    args?: string[];
+    /**
+     * Run inside this network namespace (`ip netns exec`, root only). `ip` execs the command in
+     * place, so the PID and signals are serve's own. `urls` then name the namespace's own
+     * loopback, which the test process cannot reach.
+     */
+    netns?: string;
+  } = {},
 ): Promise<ServeProcess> {
   // With the node flags of the packaged unit and image, so memory figures are an operator's.
-  const child = spawn(
+  const command = [
     process.execPath,
-    [...PACKAGED_NODE_ARGS, BIN, 'serve', '--config', configPath, ...(options.args ?? [])],
-    {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+    ...PACKAGED_NODE_ARGS,
+    BIN,
+    'serve',
+    '--config',
+    configPath,
+    ...(options.args ?? []),
+  ];
+  if (options.netns !== undefined) command.unshift('ip', 'netns', 'exec', options.netns);
+  const child = spawn(command[0]!, command.slice(1), {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs = new LogCapture();
   child.stdout.pipe(logs);
   let stderr = '';

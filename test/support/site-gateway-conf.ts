@@ -14,6 +14,10 @@ export interface SiteGatewayOptions {
   whitelist?: string[] | undefined;
   linkExpire?: string | undefined;
   metricsPort?: number | undefined;
+  /** Device listener address; default `127.0.0.1:port`. */
+  listen?: string | undefined;
+  /** `GatewayURL`; default `scheme://127.0.0.1:port`. */
+  gatewayUrl?: string | undefined;
 }
 
 /**
@@ -22,17 +26,18 @@ export interface SiteGatewayOptions {
  */
 export function siteGatewayConf(o: SiteGatewayOptions): Record<string, unknown> {
   const scheme = o.cert === undefined ? 'http' : 'https';
+  const listen = o.listen ?? `127.0.0.1:${o.port}`;
   return {
     ...(o.metricsPort === undefined
       ? {}
       : { Metrics: { Enabled: true, Listen: `127.0.0.1:${o.metricsPort}` } }),
     ...(o.cert === undefined
-      ? { HTTP: { Enabled: true, Listen: `127.0.0.1:${o.port}` } }
+      ? { HTTP: { Enabled: true, Listen: listen } }
       : {
           HTTP: { Enabled: false },
           HTTPS: {
             Enabled: true,
-            Listen: `127.0.0.1:${o.port}`,
+            Listen: listen,
             ServerCertificate: o.cert.certPath,
             ServerKey: o.cert.keyPath,
           },
@@ -41,7 +46,7 @@ export function siteGatewayConf(o: SiteGatewayOptions): Record<string, unknown> 
     Features: {
       ArtifactsProxy: {
         Enabled: true,
-        GatewayURL: `${scheme}://127.0.0.1:${o.port}`,
+        GatewayURL: o.gatewayUrl ?? `${scheme}://127.0.0.1:${o.port}`,
         DomainWhitelist: o.whitelist ?? ['127.0.0.2'],
         ArtifactsCache: {
           Enabled: o.cache ?? true,

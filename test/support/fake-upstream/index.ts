@@ -109,7 +109,7 @@ function record(
 
 /**
  * Start a fake upstream Mender server (127.0.0.1) and its artifact storage (127.0.0.2), both on
- * random ports, with real TLS from a test CA unless `tls: false`. See the `FakeUpstream` members
+ * random ports (other addresses with `hosts`), with real TLS from a test CA unless `tls: false`. See the `FakeUpstream` members
  * and `FakeState` for what tests can drive and observe.
  */
 export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
@@ -118,8 +118,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   const pki = options.pki ?? (await createTestPki({ name: 'fake-upstream test CA' }));
   const [apiCert, storageCert] = resolved.tls
     ? await Promise.all([
-        pki.issueServer('mender.fake.test', { dns: ['mender.fake.test'], ips: ['127.0.0.1'] }),
-        pki.issueServer('s3.fake.test', { dns: ['s3.fake.test'], ips: ['127.0.0.2'] }),
+        pki.issueServer('mender.fake.test', { dns: ['mender.fake.test'], ips: [resolved.hosts.api] }),
+        pki.issueServer('s3.fake.test', { dns: ['s3.fake.test'], ips: [resolved.hosts.storage] }),
       ])
     : [undefined, undefined];
 
@@ -205,7 +205,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   const listeners: Listener[] = [];
   try {
     const storage = await listen({
-      host: '127.0.0.2',
+      host: resolved.hosts.storage,
       tls: storageCert === undefined ? undefined : { cert: storageCert.certPem, key: storageCert.keyPem },
       onRequest: (req, res) =>
         pipeline('storage', req, res, () =>
@@ -217,7 +217,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     storageUrl = storage.url;
     presigner = new Presigner(new URL(storage.url).host);
     const api = await listen({
-      host: '127.0.0.1',
+      host: resolved.hosts.api,
       tls: apiCert === undefined ? undefined : { cert: apiCert.certPem, key: apiCert.keyPem },
       onRequest: (req, res) => pipeline('api', req, res, () => routeApi(ctx, req, res)),
       onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -5,6 +5,11 @@ export interface FakeUpstreamOptions {
   tls?: boolean;
   /** CA to issue the two server certificates from; a fresh one (removed on close) otherwise. */
   pki?: TestPki;
+  /**
+   * Addresses the two hosts listen on (their certificates cover them); default API `127.0.0.1`,
+   * storage `127.0.0.2`. A test with network namespaces puts them on its bridge.
+   */
+  hosts?: { api: string; storage: string };
   /** Accept every new auth set on its first request, as if an operator clicked "accept". */
   autoAcceptDevices?: boolean;
   /** Default true: `POST /api/devices/v2/…/next` exists; false = open-source server, 404 there (docs/protocol.md §2.2). */
@@ -27,6 +32,7 @@ export interface FakeUpstreamOptions {
 
 export interface ResolvedOptions {
   tls: boolean;
+  hosts: { api: string; storage: string };
   autoAcceptDevices: boolean;
   v2Next: boolean;
   gzip: boolean;
@@ -43,6 +49,7 @@ export const DEFAULT_MANAGEMENT = { username: 'gw@example.com', password: 's3cre
 export function resolveOptions(options: FakeUpstreamOptions): ResolvedOptions {
   return {
     tls: options.tls ?? true,
+    hosts: options.hosts ?? { api: '127.0.0.1', storage: '127.0.0.2' },
     autoAcceptDevices: options.autoAcceptDevices ?? false,
     v2Next: options.v2Next ?? true,
     gzip: options.gzip ?? false,

@@ -107,7 +107,12 @@ export async function startMender5Device(options: Mender5DeviceOptions): Promise
   const launchOne = async (name: Mender5Process): Promise<void> => {
     const logPath = layout.logPaths[name];
     const offset = await fileSize(logPath);
-    const started = await launchProcess(commands[name], env, logPath);
+    // `ip netns exec` enters the namespace and execs the command in place: the PID stays the daemon's.
+    const command =
+      options.netns === undefined
+        ? commands[name]
+        : ['ip', 'netns', 'exec', options.netns, ...commands[name]];
+    const started = await launchProcess(command, env, logPath);
     running.set(name, started);
     if (name === 'connect') return; // it logs nothing stable at start; tests await the tunnel itself
     await waitForLogLine(logPath, READY[name], START_TIMEOUT_MS, {

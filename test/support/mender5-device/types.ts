@@ -30,6 +30,11 @@ export interface Mender5DeviceOptions {
   logLevel?: 'trace' | 'debug' | 'info';
   /** More inventory scripts: file name (`mender-inventory-*`) → script text, installed executable. */
   inventoryScripts?: Record<string, string>;
+  /**
+   * Run every process of the device inside this network namespace (`ip netns exec`, root only),
+   * e.g. one a test created with its own bridge. Their files stay on the shared filesystem.
+   */
+  netns?: string;
   /** Extra environment for the daemons. Proxy variables inherited from the test runner are removed. */
   env?: NodeJS.ProcessEnv;
 }
