@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(mender-client mender-connect mender-artifact dbus openssl util-linux nginx wrk)
+DEBIAN_PACKAGES=(mender-client mender-connect mender-artifact dbus openssl util-linux nginx wrk keepalived iproute2 curl wget)
 missing=()
 command -v mender >/dev/null 2>&1 || missing+=(mender-client)
 command -v mender-connect >/dev/null 2>&1 || missing+=(mender-connect)
@@ -17,6 +17,10 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v keepalived >/dev/null 2>&1 || missing+=(keepalived)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v wget >/dev/null 2>&1 || missing+=(wget)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${DEBIAN_PACKAGES[*]}"
   SUDO=""

@@ -661,6 +661,8 @@ describe('npm tarball', () => {
         'dist/commands/serve.js',
         'dist/commands/config/validate.js',
         'docs/examples/quickstart.conf',
+        'docs/examples/keepalived/keepalived.conf',
+        'docs/examples/keepalived/mender-gw-check',
       ]),
     );
     for (const id of await distCommandIds())
