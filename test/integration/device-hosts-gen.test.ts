@@ -215,6 +215,7 @@ describe('mender-gw device-hosts gen', () => {
         ServerURL: 'https://gateway.site.test:8443',
         ServerCertificate: '/etc/mender/server.crt',
       },
+      leftOut: [],
       warnings: [],
     });
   });
@@ -307,5 +308,116 @@ describe('mender-gw device-hosts gen', () => {
       expect(doc.error.code).toBe('MGW_PROVISIONING_INVALID_INPUT');
       expect(doc.error.hint).toBeTruthy();
     });
+  });
+});
+
+/**
+ * What `device-hosts gen` prints is appended to devices' /etc/hosts or loaded into a site's DNS
+ * server as is: it must claim no name that means something else (the device itself, every host,
+ * discovery names, wildcards, the upstream server or the storage the gateway downloads from),
+ * and say what it left out and why.
+ */
+describe('device-hosts gen with a certificate that names more than the gateway', () => {
+  let hostile: string;
+  const NOT_OURS = [
+    'localhost',
+    'app.localhost',
+    'ip6-allnodes',
+    'broadcasthost',
+    'wpad.site.test',
+    'isatap',
+    'gone.invalid',
+    '*.site.test',
+    'hosted.mender.io',
+    'bucket.s3.amazonaws.com',
+  ];
+
+  beforeAll(async () => {
+    const cert = await pki.issueServer('gateway.site.test', { dns: ['gateway.site.test', ...NOT_OURS] });
+    hostile = join(dir, 'hostile-sans.conf');
+    await writeFile(
+      hostile,
+      JSON.stringify({
+        UpstreamServer: { URL: 'https://hosted.mender.io' },
+        HTTPS: { Enabled: true, Listen: ':443', ServerCertificate: cert.certPath, ServerKey: cert.keyPath },
+        Features: {
+          ArtifactsProxy: {
+            Enabled: true,
+            GatewayURL: 'https://gateway.site.test',
+            DomainWhitelist: ['s3.amazonaws.com'],
+          },
+        },
+      }),
+    );
+  });
+
+  it.each(['hosts', 'dnsmasq'])(
+    '%s: only the gateway name is claimed; every other one is a comment saying why',
+    async (format) => {
+      const { stdout, stderr, error } = await runCommand(
+        [
+          'device-hosts',
+          'gen',
+          '--config',
+          hostile,
+          '--ip',
+          '10.0.0.1',
+          '--format',
+          format,
+          '--alias',
+          'localhost',
+          '--alias',
+          'WPAD',
+        ],
+        LOAD,
+      );
+      expect(error).toBeUndefined();
+      const claims = stdout.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+      expect(claims).toEqual([
+        format === 'hosts' ? '10.0.0.1 gateway.site.test' : 'host-record=gateway.site.test,10.0.0.1',
+      ]);
+      const comments = stdout.split('\n').filter((l) => l.startsWith('# left out '));
+      for (const name of [...NOT_OURS, 'wpad'])
+        expect(
+          comments.some((c) => c.startsWith(`# left out ${name}: it `)),
+          name,
+        ).toBe(true);
+      expect(comments.find((c) => c.startsWith('# left out localhost:'))).toMatch(/means the device itself/);
+      expect(comments.find((c) => c.startsWith('# left out hosted.mender.io:'))).toMatch(
+        /upstream Mender server/,
+      );
+      expect(comments.find((c) => c.startsWith('# left out bucket.s3.amazonaws.com:'))).toMatch(
+        /artifact storage host/,
+      );
+      expect(comments.find((c) => c.startsWith('# left out *.site.test:'))).toMatch(/wildcard/);
+      expect(stderr).toContain(
+        'warning: left out "wpad.site.test": it is looked up by web proxy auto-discovery',
+      );
+    },
+  );
+
+  it('json lists what was left out', async () => {
+    const { stdout } = await runCommand(
+      ['device-hosts', 'gen', '--config', hostile, '--ip', '10.0.0.1', '--format', 'json'],
+      LOAD,
+    );
+    const plan = JSON.parse(stdout) as {
+      hosts: { names: string[] }[];
+      leftOut: { name: string; reason: string }[];
+    };
+    expect(plan.hosts.flatMap((h) => h.names)).toEqual(['gateway.site.test']);
+    expect(plan.leftOut.map((l) => l.name).sort()).toEqual([...NOT_OURS].sort());
+  });
+
+  it('refuses a standby named after something else', async () => {
+    const { stdout, stderr, error } = await runCommand(
+      ['device-hosts', 'gen', '--config', hostile, '--ip', '10.0.0.1', '--ip', 'localhost=10.0.0.2'],
+      LOAD,
+    );
+    expect(error?.message).toMatch(/EEXIT: 2/);
+    expect(stdout).toBe('');
+    expect(stderr.split('\n')[0]).toMatch(
+      /^MGW_PROVISIONING_INVALID_INPUT: --ip "localhost=10\.0\.0\.2": "localhost" means the device itself/,
+    );
   });
 });

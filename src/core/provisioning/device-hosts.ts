@@ -2,6 +2,8 @@ import { posix } from 'node:path';
 import { GatewayError } from '../errors.js';
 import type { GatewayIdentity } from './gateway-identity.js';
 import { certificateNameCovers, normalizeAddress, normalizeHostName } from './host-names.js';
+import { unclaimableReason } from './claimable-names.js';
+import type { LeftOutName } from './claimable-names.js';
 
 /**
  * `mender-gw device-hosts gen`: everything a device on the segregated network needs to reach
@@ -58,6 +60,8 @@ export interface DeviceHostsPlan {
   /** One entry per address, in gateway order. */
   hosts: HostsEntry[];
   menderConf: MenderConfFragment;
+  /** Names that were asked for or found but are not the gateway's to claim, and why. */
+  leftOut: LeftOutName[];
   /** For stderr; never fatal. */
   warnings: string[];
 }
@@ -76,6 +80,13 @@ export function parseGatewaySpec(text: string): GatewaySpec {
   const what = `--ip "${text}"`;
   const equals = text.indexOf('=');
   const name = equals < 0 ? undefined : normalizeHostName(text.slice(0, equals), what);
+  const reserved = name === undefined ? undefined : unclaimableReason(name);
+  if (name !== undefined && reserved !== undefined) {
+    throw invalid(
+      `${what}: "${name}" ${reserved}`,
+      'Give the gateway a name of its own, e.g. --ip gw2.site.example=ADDR.',
+    );
+  }
   const list = equals < 0 ? text : text.slice(equals + 1);
   const items = list.split(',').map((item) => item.trim());
   if (items.some((item) => item === '')) {
@@ -147,12 +158,16 @@ export function planDeviceHosts(input: DeviceHostsInput): DeviceHostsPlan {
     );
   }
   const specs = input.gateways.map(parseGatewaySpec);
+  const identity = input.identity;
+  const leftOut: LeftOutName[] = [...(identity?.leftOut ?? [])];
   const aliases: string[] = [];
   for (const alias of input.aliases ?? []) {
     const name = normalizeHostName(alias, `--alias "${alias}"`);
-    if (!aliases.includes(name)) aliases.push(name);
+    const reserved = unclaimableReason(name);
+    if (reserved !== undefined) {
+      if (!leftOut.some((l) => l.name === name)) leftOut.push({ name, reason: reserved });
+    } else if (!aliases.includes(name)) aliases.push(name);
   }
-  const identity = input.identity;
 
   const scheme = identity?.scheme ?? 'https';
   const port =
@@ -228,7 +243,11 @@ export function planDeviceHosts(input: DeviceHostsInput): DeviceHostsPlan {
       : { Servers: gateways.map((g) => ({ ServerURL: g.serverUrl })) };
   if (scheme === 'https' && certificatePath !== '') menderConf.ServerCertificate = certificatePath;
 
-  const warnings = [...(identity?.warnings ?? []), ...aliasWarnings(aliases, identity)];
+  const warnings = [
+    ...(identity?.warnings ?? []),
+    ...leftOut.map((l) => `left out "${l.name}": it ${l.reason}`),
+    ...aliasWarnings(aliases, identity),
+  ];
   if (scheme === 'http') {
     warnings.push(
       'the gateway serves devices over plain HTTP: anyone on the device network can impersonate it; enable HTTPS',
@@ -239,6 +258,7 @@ export function planDeviceHosts(input: DeviceHostsInput): DeviceHostsPlan {
     gateways,
     hosts: gateways.flatMap((g) => g.addresses.map((address) => ({ address, names: [...g.names] }))),
     menderConf,
+    leftOut,
     warnings,
   };
 }

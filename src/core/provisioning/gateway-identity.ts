@@ -6,6 +6,9 @@ import type { GatewayConfig } from '../config/index.js';
 import { GatewayError } from '../errors.js';
 import { certificateNameCovers, normalizeHostName } from './host-names.js';
 import { errnoCode } from '../file-errors.js';
+import { isHostWhitelisted } from '../artifacts/domain-whitelist.js';
+import { unclaimableReason } from './claimable-names.js';
+import type { LeftOutName } from './claimable-names.js';
 
 /**
  * What a gateway's configuration says about how devices reach it: the scheme and port of its
@@ -29,6 +32,8 @@ export interface GatewayIdentity {
   certificateNames: string[] | undefined;
   /** Host of `UpstreamServer.URL`, lower case. */
   upstreamHost: string;
+  /** Names of the configuration or certificate that are not the gateway's to claim, and why. */
+  leftOut: LeftOutName[];
   /** Things the operator should know (names skipped, GatewayURL not in the certificate). */
   warnings: string[];
 }
@@ -60,13 +65,34 @@ function defaultPort(scheme: 'https' | 'http'): number {
 export function gatewayIdentity(config: GatewayConfig, certificatePem: string | undefined): GatewayIdentity {
   const warnings: string[] = [];
   const names: string[] = [];
-  const add = (name: string, what: string): void => {
+  const leftOut: LeftOutName[] = [];
+  const upstreamHost = config.upstream.url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  const leaveOut = (name: string, reason: string): void => {
+    if (!leftOut.some((l) => l.name === name)) leftOut.push({ name, reason });
+  };
+  const add = (name: string, what: string, fromCertificate: boolean): void => {
+    let value: string;
     try {
-      const value = normalizeHostName(name, what);
-      if (!names.includes(value)) names.push(value);
+      value = normalizeHostName(name, what);
     } catch (err) {
       warnings.push(`${(err as Error).message}; not used as a host name`);
+      return;
     }
+    const reserved = unclaimableReason(value);
+    if (reserved !== undefined) leaveOut(value, reserved);
+    // A certificate may name other hosts too (a site certificate, Mender's demo one): the upstream
+    // server and the artifact storage are hosts the gateway itself connects to, never the gateway.
+    else if (fromCertificate && value === upstreamHost)
+      leaveOut(
+        value,
+        "is the upstream Mender server's name in the certificate, not the gateway's; pass --alias to claim it on purpose",
+      );
+    else if (fromCertificate && isHostWhitelisted(value, config.artifactsProxy.domainWhitelist))
+      leaveOut(
+        value,
+        'is an artifact storage host (Features.ArtifactsProxy.DomainWhitelist) the gateway downloads from; devices get links on GatewayURL',
+      );
+    else if (!names.includes(value)) names.push(value);
   };
 
   const gatewayUrl = config.artifactsProxy.gatewayUrl;
@@ -78,7 +104,7 @@ export function gatewayIdentity(config: GatewayConfig, certificatePem: string | 
     port = gatewayUrl.port === '' ? defaultPort(scheme) : Number(gatewayUrl.port);
     portSource = 'GatewayURL';
     const host = gatewayUrl.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host) === 0) add(host, `GatewayURL host "${host}"`);
+    if (isIP(host) === 0) add(host, `GatewayURL host "${host}"`, false);
   } else if (config.https.enabled) {
     scheme = 'https';
     port = config.https.listen.port;
@@ -94,12 +120,13 @@ export function gatewayIdentity(config: GatewayConfig, certificatePem: string | 
     const certificate = new X509Certificate(certificatePem);
     certificateNames = dnsNamesOfSubjectAltName(certificate.subjectAltName).map((n) => n.toLowerCase());
     for (const name of certificateNames) {
-      if (name.startsWith('*.')) {
-        warnings.push(
-          `the server certificate's wildcard name "${name}" cannot go into a hosts file; pass the names devices use with --alias`,
+      if (name.includes('*')) {
+        leaveOut(
+          name,
+          'is a wildcard: it stands for many hosts and cannot go into a hosts file; pass the names devices use with --alias',
         );
       } else {
-        add(name, `server certificate name "${name}"`);
+        add(name, `server certificate name "${name}"`, true);
       }
     }
     const urlHost = gatewayUrl?.hostname.replace(/^\[|\]$/g, '');
@@ -121,7 +148,8 @@ export function gatewayIdentity(config: GatewayConfig, certificatePem: string | 
     portSource,
     names,
     certificateNames,
-    upstreamHost: config.upstream.url.hostname.toLowerCase(),
+    upstreamHost,
+    leftOut,
     warnings,
   };
 }

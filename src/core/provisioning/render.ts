@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net';
 import type { DeviceHostsPlan, MenderConfFragment } from './device-hosts.js';
+import { commentSafe } from './claimable-names.js';
 
 /**
  * The text forms of a {@link DeviceHostsPlan}. Each ends with a newline; none contains a line
@@ -11,10 +12,16 @@ export type DeviceHostsFormat = (typeof DEVICE_HOSTS_FORMATS)[number];
 
 const HEADER = '# Mender gateway names (mender-gw device-hosts gen)';
 
+/** The header, then one comment per name left out, so whoever applies the file sees what was not claimed. */
+function header(plan: DeviceHostsPlan): string {
+  const notes = plan.leftOut.map((l) => `# left out ${commentSafe(l.name)}: it ${l.reason}`);
+  return [HEADER, ...notes].join('\n');
+}
+
 /** `/etc/hosts` lines: `<address> <name> <name>…`, one per gateway address, primary first. */
 export function renderHostsFile(plan: DeviceHostsPlan): string {
   const lines = plan.hosts.map((entry) => `${entry.address} ${entry.names.join(' ')}`);
-  return `${HEADER}\n${lines.join('\n')}\n`;
+  return `${header(plan)}\n${lines.join('\n')}\n`;
 }
 
 /**
@@ -41,7 +48,7 @@ export function renderDnsmasq(plan: DeviceHostsPlan): string {
       lines.push(`host-record=${fields.join(',')}`);
     }
   }
-  return `${HEADER}\n${lines.join('\n')}\n`;
+  return `${header(plan)}\n${lines.join('\n')}\n`;
 }
 
 /** The `--format json` document: the whole plan. */

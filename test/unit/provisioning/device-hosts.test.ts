@@ -26,6 +26,7 @@ function identity(overrides: Partial<GatewayIdentity> = {}): GatewayIdentity {
     names: ['gateway.site.test', 'gw.site.test'],
     certificateNames: ['gateway.site.test', 'gw.site.test', 'hosted.mender.io'],
     upstreamHost: 'hosted.mender.io',
+    leftOut: [],
     warnings: [],
     ...overrides,
   };
@@ -209,6 +210,7 @@ describe('planDeviceHosts + renderers: primary and standby', () => {
         Servers: [{ ServerURL: 'https://gateway.site.test' }, { ServerURL: 'https://gw2.site.test' }],
         ServerCertificate: '/etc/mender/server.crt',
       },
+      leftOut: [],
       warnings: [],
     });
   });

@@ -65,11 +65,12 @@ describe('loadGatewayIdentity', () => {
       names: ['mender.site.test', 'gateway.site.test'],
       certificateNames: ['gateway.site.test', 'mender.site.test'],
       upstreamHost: 'hosted.mender.io',
+      leftOut: [],
       warnings: [],
     });
   });
 
-  it('without GatewayURL: the HTTPS listener port; wildcard names are skipped with a warning', async () => {
+  it('without GatewayURL: the HTTPS listener port; wildcard names are left out, with the reason', async () => {
     const path = await writeConfig('b.conf', {
       UpstreamServer: { URL: 'https://mender.example.com' },
       HTTPS: https(wildcard),
@@ -79,9 +80,14 @@ describe('loadGatewayIdentity', () => {
     expect(identity.portSource).toBe('HTTPS.Listen');
     expect(identity.names).toEqual(['site.test']);
     expect(identity.certificateNames).toEqual(['*.site.test', 'site.test']);
-    expect(identity.warnings).toEqual([
-      `the server certificate's wildcard name "*.site.test" cannot go into a hosts file; pass the names devices use with --alias`,
+    expect(identity.leftOut).toEqual([
+      {
+        name: '*.site.test',
+        reason:
+          'is a wildcard: it stands for many hosts and cannot go into a hosts file; pass the names devices use with --alias',
+      },
     ]);
+    expect(identity.warnings).toEqual([]);
   });
 
   it('warns when GatewayURL names a host the certificate does not cover', async () => {
