@@ -191,11 +191,10 @@ describe('the Mender server failing mid-exchange', () => {
       await written(res, Buffer.from('{"id":"dep-slow",'));
       // …and nothing more: the link is up, the server stalls.
     });
-    const started = Date.now();
     const answer = await pollNext(s.gw.url, device, provides);
     expect(answer.status).toBe(504);
+    // The body timer fired (not the headers timer, not the device giving up).
     expect(errorOf(answer)).toMatch(/did not answer in time \(UND_ERR_BODY_TIMEOUT\)/);
-    expect(Date.now() - started).toBeLessThan(5_000);
     // No socket left hanging towards upstream: the gateway gave up on that connection.
     const socket = (await intercepted).socket;
     if (!socket.destroyed) await once(socket, 'close');
