@@ -12,6 +12,8 @@ import type { Exchange } from './server/exchange.js';
  * published it, and our own subscribers listen to their scope only.
  */
 export const CHANNELS = {
+  /** An exchange with a device began (its request headers arrived). */
+  exchangeStart: channel('mender-gw:exchange:start'),
   /** An exchange with a device ended (answered, relayed, refused, failed, aborted). */
   exchangeEnd: channel('mender-gw:exchange:end'),
   /** Response headers arrived from the upstream server; `seconds` since the request was sent. */
@@ -33,6 +35,9 @@ export const CHANNELS = {
 export interface ScopedMessage {
   scope: Instrumentation;
 }
+export interface ExchangeStartMessage extends ScopedMessage {
+  exchange: Exchange;
+}
 export interface ExchangeEndMessage extends ScopedMessage {
   exchange: Exchange;
 }
@@ -46,23 +51,51 @@ export interface TunnelClosedMessage extends ScopedMessage {
 export interface MtlsVerdictMessage extends ScopedMessage {
   accepted: boolean;
 }
+/** The artifact a download or a fill is about; `size` is unknown for some bypasses. */
+export interface ArtifactInfo {
+  key: string;
+  artifactId: string | undefined;
+  artifactName: string | undefined;
+  size: number | undefined;
+}
 export interface CacheLookupMessage extends ScopedMessage {
   result: 'hit' | 'miss' | 'coalesced' | 'bypass';
+  /** The download it answered, and its artifact (absent when published without them). */
+  exchange?: Exchange;
+  artifact?: ArtifactInfo;
+}
+/**
+ * A fill's progress, read when wanted instead of published per chunk: `written` is live.
+ * `ArtifactFill` is one.
+ */
+export interface FillProgress {
+  readonly key: string;
+  readonly size: number;
+  readonly written: number;
+}
+export interface FillStartedMessage extends ScopedMessage {
+  fill?: FillProgress;
+  artifact?: ArtifactInfo;
 }
 export interface FillFinishedMessage extends ScopedMessage {
   size: number;
+  key?: string;
+}
+export interface FillFailedMessage extends ScopedMessage {
+  key?: string;
 }
 
 /** The message each channel carries. */
 interface Messages {
+  exchangeStart: ExchangeStartMessage;
   exchangeEnd: ExchangeEndMessage;
   upstreamResponse: SecondsMessage;
   tunnelOpened: ScopedMessage;
   tunnelClosed: TunnelClosedMessage;
   mtlsVerdict: MtlsVerdictMessage;
-  fillStarted: ScopedMessage;
+  fillStarted: FillStartedMessage;
   fillFinished: FillFinishedMessage;
-  fillFailed: ScopedMessage;
+  fillFailed: FillFailedMessage;
   evicted: ScopedMessage;
   cacheLookup: CacheLookupMessage;
 }
@@ -71,6 +104,9 @@ type ChannelName = keyof typeof CHANNELS & keyof Messages;
 
 /** One gateway's publisher: every message carries this object as its scope. */
 export class Instrumentation {
+  exchangeStart(exchange: Exchange): void {
+    this.#publish('exchangeStart', { scope: this, exchange });
+  }
   exchangeEnd(exchange: Exchange): void {
     this.#publish('exchangeEnd', { scope: this, exchange });
   }
@@ -86,20 +122,20 @@ export class Instrumentation {
   mtlsVerdict(accepted: boolean): void {
     this.#publish('mtlsVerdict', { scope: this, accepted });
   }
-  fillStarted(): void {
-    this.#publish('fillStarted', { scope: this });
+  fillStarted(fill?: FillProgress, artifact?: ArtifactInfo): void {
+    this.#publish('fillStarted', { scope: this, fill, artifact });
   }
-  fillFinished(size: number): void {
-    this.#publish('fillFinished', { scope: this, size });
+  fillFinished(size: number, key?: string): void {
+    this.#publish('fillFinished', { scope: this, size, key });
   }
-  fillFailed(): void {
-    this.#publish('fillFailed', { scope: this });
+  fillFailed(key?: string): void {
+    this.#publish('fillFailed', { scope: this, key });
   }
   evicted(): void {
     this.#publish('evicted', { scope: this });
   }
-  cacheLookup(result: CacheLookupMessage['result']): void {
-    this.#publish('cacheLookup', { scope: this, result });
+  cacheLookup(result: CacheLookupMessage['result'], exchange?: Exchange, artifact?: ArtifactInfo): void {
+    this.#publish('cacheLookup', { scope: this, result, exchange, artifact });
   }
 
   /**

@@ -127,7 +127,17 @@ export class ArtifactDownloads {
           : (['bypass', 'upstream'] as const);
     // Counted now; the bytes it served are counted when the exchange ends (metrics-subscriber.ts).
     exchange.cacheLookup = { result, source };
-    this.options.instrumentation?.cacheLookup(result);
+    this.options.instrumentation?.cacheLookup(result, exchange, {
+      key: claims.key,
+      artifactId: claims.artifactId,
+      artifactName: claims.artifactName,
+      size:
+        lookup.kind === 'entry'
+          ? lookup.entry.size
+          : lookup.kind === 'fill'
+            ? lookup.fill.size
+            : contentLength(lookup.response),
+    });
     switch (lookup.kind) {
       case 'entry': {
         const { entry } = lookup;
@@ -272,6 +282,12 @@ export class ArtifactDownloads {
       exchange.cut(err, () => storageOrCacheFailure(err, origin), 'storage');
     }
   }
+}
+
+/** The declared length of a storage response a bypass relays, when it has one. */
+function contentLength(response: OriginResponse | undefined): number | undefined {
+  const value = Number(response?.headers['content-length']);
+  return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
 /** File-system codes of a failing cache volume; anything else in a download failed at storage. */

@@ -72,9 +72,15 @@ export async function createArtifactsFeature(
     const store = new DiskArtifactStore(path);
     const pins = new EntryPins(path);
     cache = new ArtifactCache(store, pins, fetchOrigin, logger, {
-      fillStarted: () => instrumentation.fillStarted(),
-      fillFinished: (_ref, entry) => instrumentation.fillFinished(entry.size),
-      fillFailed: () => instrumentation.fillFailed(),
+      fillStarted: (ref, fill) =>
+        instrumentation.fillStarted(fill, {
+          key: ref.key,
+          artifactId: ref.artifactId,
+          artifactName: ref.artifactName,
+          size: fill.size,
+        }),
+      fillFinished: (ref, entry) => instrumentation.fillFinished(entry.size, ref.key),
+      fillFailed: (ref) => instrumentation.fillFailed(ref.key),
       evicted: () => instrumentation.evicted(),
     });
     const report = await cache.open();

@@ -44,7 +44,8 @@ export type CacheLookup =
   | { kind: 'bypass'; reason: string; response: OriginResponse | undefined; release(): void };
 
 export interface CacheEvents {
-  fillStarted?(ref: ArtifactRef, size: number): void;
+  /** `fill` is live: its `written` grows as storage's bytes arrive. */
+  fillStarted?(ref: ArtifactRef, fill: ArtifactFill): void;
   fillFinished?(ref: ArtifactRef, entry: ArtifactEntry): void;
   fillFailed?(ref: ArtifactRef, error: Error): void;
   evicted?(entry: ArtifactEntry, reason: string): void;
@@ -335,7 +336,7 @@ export class ArtifactCache {
     }
     const fill = new ArtifactFill(ref.key, info, writer);
     this.#active.set(fill, response);
-    this.events.fillStarted?.(ref, size);
+    this.events.fillStarted?.(ref, fill);
     this.logger.info({ key: ref.key, artifact: ref.artifactName, size }, 'cache fill started');
     void this.#runFill(ref, fill, writer, response);
     return { fill };

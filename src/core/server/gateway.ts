@@ -111,7 +111,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const entry: EntryOptions = {
     chain,
     logger,
-    started: (exchange) => lifecycle.started(exchange),
+    started: (exchange) => {
+      lifecycle.started(exchange);
+      instrumentation.exchangeStart(exchange);
+    },
     ended: (exchange) => {
       lifecycle.ended(exchange);
       instrumentation.exchangeEnd(exchange);
