@@ -1,17 +1,7 @@
 import type { Instrumentation } from '../diagnostics.js';
 import type { Logger } from '../logger.js';
-import { accessLogger, withoutQuery } from '../logger.js';
-import { PROXY_ROUTE } from '../artifacts/artifact-link.js';
-
-/**
- * The request path as it may be logged: without its query (gateway link signatures live there),
- * and a proxy-only artifact link without its last segment, which is the whole presigned storage
- * URL, signature and credential included, base64url-encoded.
- */
-export function loggablePath(target: string): string {
-  const path = withoutQuery(target);
-  return path.startsWith(PROXY_ROUTE) ? `${PROXY_ROUTE}[redacted]` : path;
-}
+import { accessLogger } from '../logger.js';
+import { loggablePath } from '../http/loggable-path.js';
 
 /** Mender Gateway logs 4xx at warning level and 5xx at error level (docs/protocol.md). */
 function levelFor(status: number): 'info' | 'warn' | 'error' {
