@@ -4,8 +4,9 @@ import type { Exchange } from './server/exchange.js';
 /**
  * What the gateway reports about its own work, on `node:diagnostics_channel` (as undici does,
  * https://github.com/nodejs/undici/blob/main/docs/docs/api/DiagnosticsChannel.md): the code that
- * does the work publishes; metrics, readiness and the access log subscribe. No module decides
- * what another one counts, and a new metric is a new subscriber, not a new parameter.
+ * does the work publishes; metrics, readiness, the access log and the status page subscribe. No
+ * module decides what another one counts, and a new metric is a new subscriber, not a new
+ * parameter.
  *
  * Channel names are fixed, so outside tools can subscribe too. Several gateways can share a
  * process (tests do): every message names the {@link Instrumentation} scope of the gateway that

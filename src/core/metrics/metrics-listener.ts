@@ -1,9 +1,12 @@
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { ListenAddress } from '../config/gateway-config.js';
 import type { Logger } from '../logger.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import { errnoCode } from '../file-errors.js';
+
+/** Other read-only routes served on the same listener (the status page); true when answered. */
+export type AdminRoutes = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 /**
  * The Prometheus endpoint on its own listener (`Metrics.Listen`, docs/protocol.md §6.6), never on
@@ -15,8 +18,10 @@ export async function startMetricsListener(
   listen: ListenAddress,
   metrics: GatewayMetrics,
   logger: Logger,
+  routes?: AdminRoutes,
 ): Promise<Server | undefined> {
   const server = createServer((req, res) => {
+    if (routes?.(req, res) === true) return;
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;

@@ -18,6 +18,8 @@ import { GatewayError } from '../errors.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { subscribeMetrics } from '../metrics/metrics-subscriber.js';
 import { startMetricsListener } from '../metrics/metrics-listener.js';
+import { createStatusEndpoint } from '../status/status-endpoint.js';
+import type { StatusEndpoint } from '../status/status-endpoint.js';
 import { ReadinessProbe } from './readiness-probe.js';
 import { loadServerTls } from './tls-material.js';
 import type { ServerTlsMaterial } from './tls-material.js';
@@ -121,6 +123,22 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     },
     isClosing: () => lifecycle.closing,
   };
+  // The status page lives on the metrics listener (docs/operator-guide.md §6): none without it.
+  const status: StatusEndpoint | undefined = config.metrics.enabled
+    ? createStatusEndpoint(
+        instrumentation,
+        {
+          version: deps.version ?? 'unknown',
+          readiness: () => readiness.report(),
+          draining: () => lifecycle.draining,
+          cache:
+            artifacts?.cache === undefined
+              ? undefined
+              : { store: artifacts.cache.store, fault: () => artifacts.cache?.diskFault },
+        },
+        logger,
+      )
+    : undefined;
   const unsubscribe = [
     subscribeMetrics(instrumentation, metrics),
     readiness.subscribe(instrumentation),
@@ -170,10 +188,12 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       // Wrong management credentials show now, as a warning and in /ready, not at the first device.
       if (mtls !== undefined) void mtls.checkManagementLogin();
       if (config.metrics.enabled)
-        metricsServer = await startMetricsListener(config.metrics.listen, metrics, logger);
+        metricsServer = await startMetricsListener(config.metrics.listen, metrics, logger, status?.handle);
       return bound;
     },
     async close() {
+      // Open status pages are told now (they fall back to polling), not after the grace period.
+      status?.close();
       if (!(await lifecycle.close())) return;
       metricsServer?.closeAllConnections();
       await new Promise<void>((resolve) =>
