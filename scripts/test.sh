@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Linux machine with Node >= 20.19:
-#   Debian packages (the Mender 3.4 client, mender-connect, mender-artifact, dbus), the Mender 5.1
+#   Debian packages (the Mender 3.4 client, mender-connect, mender-artifact, dbus, chromium), the Mender 5.1
 #   client (built from ../shared when that folder exists), npm packages, lint, build, the oclif
 #   manifest check, then every test lane: unit, integration, e2e (real 3.4 and 5.1 clients), load.
 # CI (.ci/run) calls exactly this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(mender-client mender-connect mender-artifact dbus openssl util-linux nginx wrk keepalived iproute2 curl wget)
+DEBIAN_PACKAGES=(mender-client mender-connect mender-artifact dbus openssl util-linux nginx wrk keepalived iproute2 curl wget chromium)
 missing=()
 command -v mender >/dev/null 2>&1 || missing+=(mender-client)
 command -v mender-connect >/dev/null 2>&1 || missing+=(mender-connect)
@@ -21,6 +21,7 @@ command -v keepalived >/dev/null 2>&1 || missing+=(keepalived)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v wget >/dev/null 2>&1 || missing+=(wget)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${DEBIAN_PACKAGES[*]}"
   SUDO=""
