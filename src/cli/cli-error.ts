@@ -2,6 +2,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { Errors } from '@oclif/core';
 import { GatewayError, isGatewayError, toGatewayError } from '../core/errors.js';
 import { renderError } from './render-error.js';
+import { exitCodeOf } from './exit-codes.js';
 
 /**
  * One error contract for every failure the CLI reports, whoever raised it: the project's
@@ -88,7 +89,7 @@ export function reportCliError(
   const error = toCliError(err, options.command);
   if (options.json) {
     io.stdout(JSON.stringify(errorDocument(error)));
-    return error.exitCode;
+    return exitCodeOf(error.code);
   }
   const { text, exitCode } = renderError(error.code === 'MGW_INTERNAL' ? err : error);
   io.stderr(text);

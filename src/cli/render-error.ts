@@ -1,6 +1,7 @@
 import { isGatewayError, toGatewayError } from '../core/errors.js';
 import type { ConfigIssue } from '../core/config/gateway-config.js';
 import { formatConfigIssue } from '../core/config/index.js';
+import { exitCodeOf } from './exit-codes.js';
 
 /**
  * Turn any failure into the text a command prints: what went wrong, where, and what to do
@@ -21,7 +22,7 @@ export function renderError(err: unknown): { text: string; exitCode: number } {
   ) {
     lines.push(err.stack);
   }
-  return { text: lines.join('\n'), exitCode: error.exitCode };
+  return { text: lines.join('\n'), exitCode: exitCodeOf(error.code) };
 }
 
 function isConfigIssueList(details: unknown): details is ConfigIssue[] {

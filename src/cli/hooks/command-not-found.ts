@@ -1,6 +1,7 @@
 import type { Hook } from '@oclif/core';
 import { GatewayError } from '../../core/errors.js';
 import { closestKey } from '../../core/config/unknown-keys.js';
+import { exitCodeOf } from '../exit-codes.js';
 
 /**
  * A mistyped command gets a "did you mean" with the closest command (the same edit distance
@@ -35,7 +36,7 @@ const hook: Hook<'command_not_found'> = function ({ id, config }) {
     });
   }
   // oclif rethrows a hook's error only when it carries a non-zero oclif exit status.
-  throw Object.assign(error, { oclif: { exit: error.exitCode } });
+  throw Object.assign(error, { oclif: { exit: exitCodeOf(error.code) } });
 };
 
 export default hook;
