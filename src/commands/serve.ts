@@ -12,7 +12,7 @@ import { renderError } from '../cli/render-error.js';
 export default class Serve extends GatewayCommand {
   static override summary = 'Run the gateway: relay the Mender device API to the upstream server.';
 
-  static override description = `Devices talk to the gateway as if it were the Mender server. Everything under /api/devices/ is relayed to UpstreamServer.URL; GET /api/internal/v1/gateway/alive answers 204; every other path answers 404.
+  static override description = `Devices talk to the gateway as if it were the Mender server. Everything under /api/devices/ is relayed to UpstreamServer.URL; GET /api/internal/v1/gateway/alive answers 204 while the process runs, GET /api/internal/v1/gateway/ready 200 when the upstream server answers and the gateway is not draining (else 503, with the reason in its JSON body); every other path answers 404. With Metrics.Enabled, the metrics listener (loopback by default) serves /metrics and the status page /status (docs/operator-guide.md).
 
 Logs are JSON lines on stdout. SIGTERM or SIGINT stops accepting connections, lets transfers in flight finish within ShutdownGracePeriod, and exits 0.
 
@@ -27,6 +27,7 @@ With Drain.Enabled, SIGTERM first drains for Drain.Period: device calls get 401 
     config: Flags.string({
       char: 'c',
       summary: 'Path of the mender-gateway.conf JSON file (default /etc/mender/mender-gateway.conf).',
+      helpValue: 'FILE',
     }),
     'log-level': Flags.string({
       summary: 'Log level, applied before the configuration is read.',

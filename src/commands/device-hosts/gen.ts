@@ -81,6 +81,7 @@ Nothing is written when any input is invalid. Existing files are replaced only w
     }),
     port: Flags.integer({
       summary: 'Port devices connect to, if not the one in the configuration (NAT, port mapping).',
+      helpValue: 'PORT',
       min: 1,
       max: 65535,
     }),
