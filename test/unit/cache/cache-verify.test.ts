@@ -27,6 +27,7 @@ import type { VerifiedEntry } from '../../../src/core/cache/cache-verify.js';
 import { DiskArtifactStore } from '../../../src/core/cache/disk-artifact-store.js';
 import { keyOf, putEntry, readRange } from './artifact-store-conformance.js';
 import { skipBecause } from '../../support/skip-reason.js';
+import { exitCodeOf } from '../../../src/cli/exit-codes.js';
 
 /**
  * `cache verify` on a real disk store: entries written with
@@ -389,7 +390,8 @@ describe('verifyCache', () => {
       try {
         parseVerifySelection(input);
       } catch (err) {
-        expect(err).toMatchObject({ code: 'MGW_CACHE_INVALID_INPUT', exitCode: 2 });
+        expect(err).toMatchObject({ code: 'MGW_CACHE_INVALID_INPUT' });
+        expect(exitCodeOf('MGW_CACHE_INVALID_INPUT')).toBe(2);
       }
     });
   });

@@ -8,6 +8,7 @@ import {
 } from '../../../src/cli/cert-issue.js';
 import type { Prompter } from '../../../src/cli/cert-issue.js';
 import { parseDeviceIdentity } from '../../../src/core/pki/index.js';
+import { exitCodeOf } from '../../../src/cli/exit-codes.js';
 
 const TTY = { isTTY: true };
 const PIPE = { isTTY: false };
@@ -58,9 +59,9 @@ describe('InputResolver', () => {
     } catch (err) {
       expect(err).toMatchObject({
         code: 'MGW_PKI_INVALID_INPUT',
-        exitCode: 2,
         details: { missing: ['--b', '--c'] },
       });
+      expect(exitCodeOf('MGW_PKI_INVALID_INPUT')).toBe(2);
     }
     expect(prompter.asked).toEqual([]);
   });
