@@ -6,9 +6,16 @@ import type {
   ListenAddress,
   TlsVersion,
 } from './gateway-config.js';
-import { CONFIG_DEFAULTS } from './config-defaults.js';
-import { configIssue, type ConfigSources, type JsonPath } from './config-issue.js';
-import { decodeSignatureSecret, type RawConfig } from './config-schema.js';
+import { configIssue, valueAt, type ConfigSources, type JsonPath } from './config-issue.js';
+import { decodeSignatureSecret, type InventoryEntry } from './config-kinds.js';
+import type { RawConfig } from './config-schema.js';
+import {
+  defaultOf,
+  keyPath,
+  type ConfigKey,
+  type ConfigKeyOfKind,
+  type ConfigValueOf,
+} from './config-table.js';
 import { parseGoDuration } from './go-duration.js';
 import { parseListenAddress } from './listen-address.js';
 
@@ -31,9 +38,25 @@ const TLS_VERSIONS: Readonly<Record<string, TlsVersion>> = {
   '1.3': 'TLSv1.3',
 };
 
-/** Go's zero-value convention: `""` is "not set" (see config-schema.ts). */
-const set = (value: string | undefined): string | undefined =>
-  value === undefined || value === '' ? undefined : value;
+/**
+ * The value the file or the environment gives a key, after validation; `undefined` when not
+ * set. Go's zero-value convention: `""` is "not set" (see config-schema.ts).
+ */
+export function rawValue<K extends ConfigKey>(raw: RawConfig, name: K): ConfigValueOf<K> | undefined {
+  const value = valueAt(raw, keyPath(name));
+  return value === undefined || value === '' ? undefined : (value as ConfigValueOf<K>);
+}
+
+/**
+ * `HTTPS.Enabled` when neither the file nor the environment sets it: on, unless HTTP is on and
+ * there are no HTTPS settings at all (no section in the file, no HTTPS_* variable). Mender's own
+ * integration-test config enables only HTTP, has no HTTPS section and no certificate, and the
+ * real gateway ran with it, so "HTTPS on" cannot be unconditional.
+ */
+export function httpsEnabledDefault(raw: RawConfig): boolean {
+  const httpEnabled = rawValue(raw, 'HTTP.Enabled') ?? defaultOf('HTTP.Enabled');
+  return httpEnabled && valueAt(raw, ['HTTPS']) === undefined ? false : defaultOf('HTTPS.Enabled');
+}
 
 export function buildGatewayConfig(
   raw: RawConfig,
@@ -41,115 +64,115 @@ export function buildGatewayConfig(
   cwd: string,
 ): { draft: ConfigDraft; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
-  const features = raw.Features ?? {};
-  const proxy = features.ArtifactsProxy ?? {};
-  const cache = proxy.ArtifactsCache ?? {};
-  const mtls = features.mTLS ?? {};
-  const system = features.DeviceSystem ?? {};
-  const upstream = raw.UpstreamServer ?? {};
+  /** The key's value, else its default from the table. */
+  const setting = <K extends Parameters<typeof defaultOf>[0]>(name: K): ConfigValueOf<K> =>
+    rawValue(raw, name) ?? defaultOf(name);
+  const duration = (name: DurationKey): number => parseGoDuration(setting(name));
 
   /**
    * Relative paths: from the file → against the file's folder (so a config and its
    * certificates can move together); from an env var → against the working directory,
    * where the person typing it is.
    */
-  const filePath = (value: string | undefined, path: JsonPath): string | undefined => {
-    const text = set(value);
+  const filePath = (text: string | undefined, path: JsonPath): string | undefined => {
     if (text === undefined) return undefined;
     const base =
       sources.envVar(path) !== undefined || sources.file === undefined ? cwd : dirname(sources.file);
     return resolve(base, text);
   };
-
-  const httpEnabled = raw.HTTP?.Enabled ?? CONFIG_DEFAULTS.httpEnabled;
-  // See CONFIG_DEFAULTS.httpsEnabled: HTTP on and no HTTPS settings at all (no section in the
-  // file, no HTTPS_* variable) means HTTP only.
-  const httpOnly = httpEnabled && raw.HTTPS === undefined;
-  const httpsEnabled = raw.HTTPS?.Enabled ?? (httpOnly ? false : CONFIG_DEFAULTS.httpsEnabled);
+  const pathSetting = (name: PathKey): string | undefined => filePath(rawValue(raw, name), keyPath(name));
+  const gatewayUrl = rawValue(raw, 'Features.ArtifactsProxy.GatewayURL');
 
   const draft: ConfigDraft = {
     sourceFile: sources.file,
     upstream: {
-      url: upstreamUrl(set(upstream.URL)),
-      caCertificate: filePath(upstream.CACertificate, ['UpstreamServer', 'CACertificate']),
-      insecureSkipVerify: upstream.InsecureSkipVerify ?? CONFIG_DEFAULTS.insecureSkipVerify,
+      url: upstreamUrl(rawValue(raw, 'UpstreamServer.URL')),
+      caCertificate: pathSetting('UpstreamServer.CACertificate'),
+      insecureSkipVerify: setting('UpstreamServer.InsecureSkipVerify'),
     },
     http: {
-      enabled: httpEnabled,
-      listen: listenAddress(raw.HTTP?.Listen, CONFIG_DEFAULTS.httpListen),
+      enabled: setting('HTTP.Enabled'),
+      listen: listenAddress(setting('HTTP.Listen')),
     },
     https: {
-      enabled: httpsEnabled,
-      listen: listenAddress(raw.HTTPS?.Listen, CONFIG_DEFAULTS.httpsListen),
-      minimumTlsVersion:
-        TLS_VERSIONS[raw.HTTPS?.MinimumTLSVersion ?? CONFIG_DEFAULTS.minimumTlsVersion] ?? 'TLSv1.2',
-      serverCertificate: filePath(raw.HTTPS?.ServerCertificate, ['HTTPS', 'ServerCertificate']),
-      serverKey: filePath(raw.HTTPS?.ServerKey, ['HTTPS', 'ServerKey']),
+      enabled: rawValue(raw, 'HTTPS.Enabled') ?? httpsEnabledDefault(raw),
+      listen: listenAddress(setting('HTTPS.Listen')),
+      minimumTlsVersion: TLS_VERSIONS[setting('HTTPS.MinimumTLSVersion')] ?? 'TLSv1.2',
+      serverCertificate: pathSetting('HTTPS.ServerCertificate'),
+      serverKey: pathSetting('HTTPS.ServerKey'),
     },
     artifactsProxy: {
-      enabled: proxy.Enabled ?? CONFIG_DEFAULTS.artifactsProxyEnabled,
-      gatewayUrl: set(proxy.GatewayURL) === undefined ? undefined : new URL(proxy.GatewayURL ?? ''),
-      domainWhitelist: normaliseWhitelist(proxy.DomainWhitelist ?? [], sources, issues),
+      enabled: setting('Features.ArtifactsProxy.Enabled'),
+      gatewayUrl: gatewayUrl === undefined ? undefined : new URL(gatewayUrl),
+      domainWhitelist: normaliseWhitelist(
+        setting('Features.ArtifactsProxy.DomainWhitelist'),
+        sources,
+        issues,
+      ),
       cache: {
-        enabled: cache.Enabled ?? CONFIG_DEFAULTS.cacheEnabled,
+        enabled: setting('Features.ArtifactsProxy.ArtifactsCache.Enabled'),
         path:
-          filePath(cache.Path, ['Features', 'ArtifactsProxy', 'ArtifactsCache', 'Path']) ??
-          CONFIG_DEFAULTS.cachePath,
-        signatureSecret: signatureSecret(set(cache.SignatureSecret), sources, issues),
-        linkExpireMs: durationMs(cache.LinkExpireDuration, CONFIG_DEFAULTS.linkExpireDuration),
+          pathSetting('Features.ArtifactsProxy.ArtifactsCache.Path') ??
+          defaultOf('Features.ArtifactsProxy.ArtifactsCache.Path'),
+        signatureSecret: signatureSecret(
+          rawValue(raw, 'Features.ArtifactsProxy.ArtifactsCache.SignatureSecret'),
+          sources,
+          issues,
+        ),
+        linkExpireMs: duration('Features.ArtifactsProxy.ArtifactsCache.LinkExpireDuration'),
       },
     },
     mtls: {
-      enabled: mtls.Enabled ?? CONFIG_DEFAULTS.mtlsEnabled,
-      caCertificate: filePath(mtls.CACertificate, ['Features', 'mTLS', 'CACertificate']),
-      blacklistPath: filePath(mtls.BlacklistPath, ['Features', 'mTLS', 'BlacklistPath']),
-      menderUsername: set(mtls.MenderUsername),
-      menderPassword: set(mtls.MenderPassword),
-      enableCache: mtls.EnableCache ?? CONFIG_DEFAULTS.mtlsEnableCache,
-      insecureSkipClientExpireAfter:
-        mtls.InsecureSkipClientExpireAfter ?? CONFIG_DEFAULTS.mtlsInsecureSkipClientExpireAfter,
-      allowDeviceApiOnHttp: mtls.AllowDeviceAPIOnHTTP ?? CONFIG_DEFAULTS.mtlsAllowDeviceApiOnHttp,
+      enabled: setting('Features.mTLS.Enabled'),
+      caCertificate: pathSetting('Features.mTLS.CACertificate'),
+      blacklistPath: pathSetting('Features.mTLS.BlacklistPath'),
+      menderUsername: rawValue(raw, 'Features.mTLS.MenderUsername'),
+      menderPassword: rawValue(raw, 'Features.mTLS.MenderPassword'),
+      enableCache: setting('Features.mTLS.EnableCache'),
+      insecureSkipClientExpireAfter: setting('Features.mTLS.InsecureSkipClientExpireAfter'),
+      allowDeviceApiOnHttp: setting('Features.mTLS.AllowDeviceAPIOnHTTP'),
     },
     deviceSystem: {
-      enabled: system.Enabled ?? CONFIG_DEFAULTS.deviceSystemEnabled,
-      systemId: set(system.SystemID),
-      defaultInventory: mergeInventory(system.DefaultInventory, raw.DefaultInventory, sources, issues),
-    },
-    metrics: {
-      enabled: raw.Metrics?.Enabled ?? CONFIG_DEFAULTS.metricsEnabled,
-      listen: listenAddress(raw.Metrics?.Listen, CONFIG_DEFAULTS.metricsListen, true),
-    },
-    debugLog: raw.DebugLog ?? CONFIG_DEFAULTS.debugLog,
-    deviceConnections: {
-      maxPerIp: raw.DeviceConnections?.MaxPerIP ?? CONFIG_DEFAULTS.deviceMaxConnectionsPerIp,
-      headersTimeoutMs: durationMs(
-        raw.DeviceConnections?.HeadersTimeout,
-        CONFIG_DEFAULTS.deviceHeadersTimeout,
+      enabled: setting('Features.DeviceSystem.Enabled'),
+      systemId: rawValue(raw, 'Features.DeviceSystem.SystemID'),
+      defaultInventory: mergeInventory(
+        rawValue(raw, 'Features.DeviceSystem.DefaultInventory'),
+        rawValue(raw, 'DefaultInventory'),
+        sources,
+        issues,
       ),
     },
+    metrics: {
+      enabled: setting('Metrics.Enabled'),
+      listen: listenAddress(setting('Metrics.Listen'), true),
+    },
+    debugLog: setting('DebugLog'),
+    deviceConnections: {
+      maxPerIp: setting('DeviceConnections.MaxPerIP'),
+      headersTimeoutMs: duration('DeviceConnections.HeadersTimeout'),
+    },
     drain: {
-      enabled: raw.Drain?.Enabled ?? CONFIG_DEFAULTS.drainEnabled,
-      periodMs: durationMs(raw.Drain?.Period, CONFIG_DEFAULTS.drainPeriod),
+      enabled: setting('Drain.Enabled'),
+      periodMs: duration('Drain.Period'),
     },
     timeouts: {
-      connectMs: durationMs(upstream.ConnectTimeout, CONFIG_DEFAULTS.connectTimeout),
-      headersMs: durationMs(upstream.ResponseTimeout, CONFIG_DEFAULTS.responseTimeout),
-      bodyIdleMs: durationMs(upstream.BodyIdleTimeout, CONFIG_DEFAULTS.bodyIdleTimeout),
-      shutdownGraceMs: durationMs(raw.ShutdownGracePeriod, CONFIG_DEFAULTS.shutdownGracePeriod),
+      connectMs: duration('UpstreamServer.ConnectTimeout'),
+      headersMs: duration('UpstreamServer.ResponseTimeout'),
+      bodyIdleMs: duration('UpstreamServer.BodyIdleTimeout'),
+      shutdownGraceMs: duration('ShutdownGracePeriod'),
     },
   };
   return { draft, issues };
 }
 
+type DurationKey = ConfigKeyOfKind<'duration'>;
+type PathKey = ConfigKeyOfKind<'path'>;
+
 /** The schema already rejected bad syntax; a failure here is a bug, not a user error. */
-function listenAddress(value: string | undefined, fallback: string, ipOnly = false): ListenAddress {
-  const parsed = parseListenAddress(set(value) ?? fallback, { ipOnly });
+function listenAddress(value: string, ipOnly = false): ListenAddress {
+  const parsed = parseListenAddress(value, { ipOnly });
   if (!parsed.ok) throw new Error(`listen address passed validation but does not parse: ${parsed.message}`);
   return parsed.value;
-}
-
-function durationMs(value: string | undefined, fallback: string): number {
-  return parseGoDuration(set(value) ?? fallback);
 }
 
 /** Parsed upstream URL with trailing slashes trimmed from the path (GatewayConfig contract). */
@@ -237,10 +260,7 @@ function signatureSecret(
   return key;
 }
 
-interface RawInventoryEntry {
-  Name: string;
-  Value: InventoryAttribute['value'];
-}
+type RawInventoryEntry = InventoryEntry;
 
 const SYSTEM_INVENTORY_PATH = ['Features', 'DeviceSystem', 'DefaultInventory'] as const;
 const ROOT_INVENTORY_PATH = ['DefaultInventory'] as const;

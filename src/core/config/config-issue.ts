@@ -1,4 +1,5 @@
 import type { ConfigIssue } from './gateway-config.js';
+import { SECRET_KEYS } from './config-table.js';
 
 /**
  * Helpers for {@link ConfigIssue}: JSON paths, where a value came from, quoting values
@@ -11,13 +12,15 @@ import type { ConfigIssue } from './gateway-config.js';
 export type JsonPath = readonly (string | number)[];
 
 /**
- * Keys whose values are never echoed in messages (docs/protocol.md §6.7: never log passwords;
- * the HMAC key signs cache links, docs/protocol.md §4.4).
+ * Whether the value at `path` is a secret (or inside one) and must never be echoed: the
+ * table's `secret` keys (docs/protocol.md §6.7: never log passwords; the HMAC key signs cache
+ * links, docs/protocol.md §4.4).
  */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['MenderPassword', 'SignatureSecret']);
-
 export function isSecretPath(path: JsonPath): boolean {
-  return path.some((segment) => typeof segment === 'string' && SECRET_KEYS.has(segment));
+  for (let n = 1; n <= path.length; n++) {
+    if (SECRET_KEYS.has(path.slice(0, n).join('.'))) return true;
+  }
+  return false;
 }
 
 /** `['HTTPS','Listen']` → `$.HTTPS.Listen`; array indexes as `[0]`; odd keys as `["a b"]`. */
