@@ -1,11 +1,14 @@
 import type { ConfigIssue } from './gateway-config.js';
 import { configIssue, quoteValue } from './config-issue.js';
+import type { EnvKind } from './config-kinds.js';
+import { CONFIG_TABLE, type ConfigEntry, type EnvAlias } from './config-table.js';
 
 /**
  * Environment variables that override `mender-gateway.conf` (docs/protocol.md §6.2; Mender
- * Gateway 2.0.0 made every setting overridable). The table is explicit, not derived from
- * key names, because Mender's names do not follow one rule (`ARTIFACTS_PROXY_CACHE_SECRET`
- * sets `…ArtifactsCache.SignatureSecret`) and two documented spellings exist for some.
+ * Gateway 2.0.0 made every setting overridable). The names come from the config table
+ * (`config-table.ts`), not from a rule on key names, because Mender's names do not follow one
+ * (`ARTIFACTS_PROXY_CACHE_SECRET` sets `…ArtifactsCache.SignatureSecret`) and two documented
+ * spellings exist for some.
  *
  * Overlay rules:
  * - An env var wins over the file value of the same key.
@@ -17,16 +20,11 @@ import { configIssue, quoteValue } from './config-issue.js';
  * - Whole numbers (`DEVICE_CONNECTIONS_MAX_PER_IP`) must be digits only; they become JSON numbers.
  * - Everything else is copied as a string and validated by the schema like a file value,
  *   so a bad `HTTPS_LISTEN` is reported by the same check as a bad `HTTPS.Listen`.
+ * The kind of parsing follows the key's value kind (`config-kinds.ts`).
  */
 
-/** How the variable's text becomes a JSON value. `duration` and `string` both stay strings. */
-export type EnvKind = 'string' | 'bool' | 'csv' | 'duration' | 'integer';
-
-export interface EnvAlias {
-  env: string;
-  /** Warning shown whenever the alias is used (e.g. a misspelling kept for compatibility). */
-  warning?: string;
-}
+export type { EnvKind } from './config-kinds.js';
+export type { EnvAlias } from './config-table.js';
 
 export interface EnvOverride {
   env: string;
@@ -41,138 +39,23 @@ export interface EnvOverride {
   extension?: boolean;
 }
 
-export const ENV_OVERRIDES: readonly EnvOverride[] = [
-  // UpstreamServer (docs/protocol.md §6.2, §6.4)
-  {
-    env: 'UPSTREAM_SERVER_URL',
-    path: ['UpstreamServer', 'URL'],
-    kind: 'string',
-    // The configuration-file page names it UPSTREAM_SERVER; the changelog, compose files and
-    // the Kubernetes guide use UPSTREAM_SERVER_URL. Accept both; _URL wins.
-    aliases: [{ env: 'UPSTREAM_SERVER' }],
-  },
-  { env: 'UPSTREAM_SERVER_CA_CERTIFICATE', path: ['UpstreamServer', 'CACertificate'], kind: 'string' },
-  {
-    env: 'UPSTREAM_SERVER_INSECURE_SKIP_VERIFY',
-    path: ['UpstreamServer', 'InsecureSkipVerify'],
-    kind: 'bool',
-  },
-  {
-    env: 'UPSTREAM_SERVER_CONNECT_TIMEOUT',
-    path: ['UpstreamServer', 'ConnectTimeout'],
-    kind: 'duration',
-    extension: true,
-  },
-  {
-    env: 'UPSTREAM_SERVER_RESPONSE_TIMEOUT',
-    path: ['UpstreamServer', 'ResponseTimeout'],
-    kind: 'duration',
-    extension: true,
-  },
-  {
-    env: 'UPSTREAM_SERVER_BODY_IDLE_TIMEOUT',
-    path: ['UpstreamServer', 'BodyIdleTimeout'],
-    kind: 'duration',
-    extension: true,
-  },
-
-  // Listeners (docs/protocol.md §6.3)
-  { env: 'HTTP_ENABLED', path: ['HTTP', 'Enabled'], kind: 'bool' },
-  { env: 'HTTP_LISTEN', path: ['HTTP', 'Listen'], kind: 'string' },
-  { env: 'HTTPS_ENABLED', path: ['HTTPS', 'Enabled'], kind: 'bool' },
-  { env: 'HTTPS_LISTEN', path: ['HTTPS', 'Listen'], kind: 'string' },
-  {
-    env: 'HTTPS_MINIMUM_TLS_VERSION',
-    path: ['HTTPS', 'MinimumTLSVersion'],
-    kind: 'string',
-    aliases: [
+/** Every key of the table that has a variable, in the table's order. */
+export const ENV_OVERRIDES: readonly EnvOverride[] = (CONFIG_TABLE as readonly ConfigEntry[]).flatMap(
+  (entry) => {
+    const kind = entry.type.env;
+    if (entry.env === undefined || kind === undefined) return [];
+    return [
       {
-        env: 'HTTPS_MINMUM_TLS_VERSION',
-        warning:
-          'HTTPS_MINMUM_TLS_VERSION is a misspelling from older Mender docs, accepted for compatibility',
+        env: entry.env,
+        path: entry.key.split('.'),
+        kind,
+        ...(entry.envAliases === undefined ? {} : { aliases: entry.envAliases }),
+        ...(entry.secret === true ? { secret: true } : {}),
+        ...(entry.since === 'extension' ? { extension: true } : {}),
       },
-    ],
+    ];
   },
-  { env: 'HTTPS_SERVER_CERTIFICATE', path: ['HTTPS', 'ServerCertificate'], kind: 'string' },
-  { env: 'HTTPS_SERVER_KEY', path: ['HTTPS', 'ServerKey'], kind: 'string' },
-
-  // Features.ArtifactsProxy (docs/protocol.md §4)
-  { env: 'ARTIFACTS_PROXY_ENABLED', path: ['Features', 'ArtifactsProxy', 'Enabled'], kind: 'bool' },
-  { env: 'ARTIFACTS_PROXY_GATEWAY_URL', path: ['Features', 'ArtifactsProxy', 'GatewayURL'], kind: 'string' },
-  {
-    env: 'ARTIFACTS_PROXY_DOMAIN_WHITELIST',
-    path: ['Features', 'ArtifactsProxy', 'DomainWhitelist'],
-    kind: 'csv',
-  },
-  {
-    env: 'ARTIFACTS_PROXY_CACHE_ENABLED',
-    path: ['Features', 'ArtifactsProxy', 'ArtifactsCache', 'Enabled'],
-    kind: 'bool',
-  },
-  {
-    env: 'ARTIFACTS_PROXY_CACHE_PATH',
-    path: ['Features', 'ArtifactsProxy', 'ArtifactsCache', 'Path'],
-    kind: 'string',
-  },
-  {
-    env: 'ARTIFACTS_PROXY_CACHE_SECRET',
-    path: ['Features', 'ArtifactsProxy', 'ArtifactsCache', 'SignatureSecret'],
-    kind: 'string',
-    secret: true,
-  },
-  {
-    env: 'ARTIFACTS_PROXY_CACHE_LINK_EXPIRE_DURATION',
-    path: ['Features', 'ArtifactsProxy', 'ArtifactsCache', 'LinkExpireDuration'],
-    kind: 'duration',
-  },
-
-  // Features.mTLS (docs/protocol.md §3)
-  { env: 'MTLS_ENABLED', path: ['Features', 'mTLS', 'Enabled'], kind: 'bool' },
-  { env: 'MTLS_CA_CERTIFICATE', path: ['Features', 'mTLS', 'CACertificate'], kind: 'string' },
-  { env: 'MTLS_BLACKLIST_PATH', path: ['Features', 'mTLS', 'BlacklistPath'], kind: 'string' },
-  { env: 'MTLS_MENDER_USERNAME', path: ['Features', 'mTLS', 'MenderUsername'], kind: 'string' },
-  { env: 'MTLS_MENDER_PASSWORD', path: ['Features', 'mTLS', 'MenderPassword'], kind: 'string', secret: true },
-  // Documented as env vars only; the JSON names are our inference (docs/protocol.md §9.7).
-  { env: 'MTLS_ENABLE_CACHE', path: ['Features', 'mTLS', 'EnableCache'], kind: 'bool' },
-  {
-    env: 'MTLS_INSECURE_SKIP_CLIENT_EXPIRE_AFTER',
-    path: ['Features', 'mTLS', 'InsecureSkipClientExpireAfter'],
-    kind: 'bool',
-  },
-  {
-    env: 'MTLS_ALLOW_DEVICE_API_ON_HTTP',
-    path: ['Features', 'mTLS', 'AllowDeviceAPIOnHTTP'],
-    kind: 'bool',
-    extension: true,
-  },
-
-  // Features.DeviceSystem (docs/protocol.md §5); DefaultInventory is file-only.
-  { env: 'DEVICE_SYSTEM_ENABLED', path: ['Features', 'DeviceSystem', 'Enabled'], kind: 'bool' },
-  { env: 'DEVICE_SYSTEM_ID', path: ['Features', 'DeviceSystem', 'SystemID'], kind: 'string' },
-
-  // Metrics (docs/protocol.md §6.6)
-  { env: 'METRICS_ENABLED', path: ['Metrics', 'Enabled'], kind: 'bool' },
-  { env: 'METRICS_LISTEN', path: ['Metrics', 'Listen'], kind: 'string' },
-
-  // Device listener limits
-  {
-    env: 'DEVICE_CONNECTIONS_MAX_PER_IP',
-    path: ['DeviceConnections', 'MaxPerIP'],
-    kind: 'integer',
-    extension: true,
-  },
-  {
-    env: 'DEVICE_CONNECTIONS_HEADERS_TIMEOUT',
-    path: ['DeviceConnections', 'HeadersTimeout'],
-    kind: 'duration',
-    extension: true,
-  },
-
-  // Process lifecycle (docs/protocol.md §7 "Graceful restart")
-  { env: 'SHUTDOWN_GRACE_PERIOD', path: ['ShutdownGracePeriod'], kind: 'duration', extension: true },
-  { env: 'DRAIN_ENABLED', path: ['Drain', 'Enabled'], kind: 'bool', extension: true },
-  { env: 'DRAIN_PERIOD', path: ['Drain', 'Period'], kind: 'duration', extension: true },
-];
+);
 
 const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);

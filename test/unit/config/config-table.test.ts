@@ -6,6 +6,7 @@ import {
   type ConfigEntry,
 } from '../../../src/core/config/config-table.js';
 import { isSecretPath } from '../../../src/core/config/config-issue.js';
+import { ENV_OVERRIDES } from '../../../src/core/config/env-overrides.js';
 
 const TABLE: readonly ConfigEntry[] = CONFIG_TABLE;
 
@@ -50,5 +51,13 @@ describe('the config table (one entry per key)', () => {
     expect(isSecretPath(['Features', 'mTLS', 'MenderPassword'])).toBe(true);
     expect(isSecretPath(['Features', 'ArtifactsProxy', 'ArtifactsCache', 'SignatureSecret'])).toBe(true);
     expect(isSecretPath(['Features', 'mTLS', 'MenderUsername'])).toBe(false);
+  });
+
+  it('every key with a variable is overlaid from the environment with its kind of parsing', () => {
+    const withEnv = TABLE.filter((e) => e.env !== undefined);
+    expect(ENV_OVERRIDES.map((o) => o.env)).toEqual(withEnv.map((e) => e.env));
+    expect(ENV_OVERRIDES.find((o) => o.env === 'ARTIFACTS_PROXY_DOMAIN_WHITELIST')?.kind).toBe('csv');
+    expect(ENV_OVERRIDES.find((o) => o.env === 'DEVICE_CONNECTIONS_MAX_PER_IP')?.kind).toBe('integer');
+    expect(ENV_OVERRIDES.find((o) => o.env === 'MTLS_MENDER_PASSWORD')?.secret).toBe(true);
   });
 });
