@@ -6,7 +6,7 @@ import { buildGatewayConfig, type ConfigDraft } from './build-gateway-config.js'
 import { checkConfig, checkConfigFiles } from './config-checks.js';
 import { DEFAULT_CONFIG_PATH } from './config-defaults.js';
 import { ConfigSources, configIssue } from './config-issue.js';
-import { rawConfigSchema, validateRawConfig } from './config-schema.js';
+import { validateRawConfig } from './config-schema.js';
 import { applyEnvOverrides } from './env-overrides.js';
 import { parseJsonWithLocation } from './json-location.js';
 import { checkKeys } from './unknown-keys.js';
@@ -135,7 +135,7 @@ export async function evaluateConfig(options: LoadConfigOptions = {}): Promise<C
   }
 
   // Steps, each adding issues: key hygiene → env overlay → schema → defaults → cross-field → files.
-  const keys = checkKeys(json, rawConfigSchema, fileSource);
+  const keys = checkKeys(json, fileSource);
   issues.push(...keys.warnings);
   const fileJson = keys.value as Record<string, unknown>;
 

@@ -1,6 +1,6 @@
-import { z } from 'zod';
 import type { ConfigIssue } from './gateway-config.js';
 import { configIssue, formatJsonPath, type JsonPath } from './config-issue.js';
+import { CONFIG_KEY_TREE, type KeyNode } from './config-table.js';
 
 /**
  * Key hygiene before validation, mirroring Go's `encoding/json` (what Mender Gateway
@@ -13,51 +13,26 @@ import { configIssue, formatJsonPath, type JsonPath } from './config-issue.js';
  *   otherwise silently turns a setting into its default.
  * - `null` leaves a Go field at its zero value: we drop it (same as "not set").
  *
- * The known keys are read from the zod schema itself, so there is one list of keys.
+ * The known keys are those of the config table (`config-table.ts`), the one list of keys.
  */
 
-/** Peel wrappers that do not change the shape of the JSON (optional, nullable, default, pipes). */
-function unwrap(schema: z.ZodType): z.ZodType {
-  let current: z.ZodType = schema;
-  for (;;) {
-    if (current instanceof z.ZodOptional || current instanceof z.ZodNullable)
-      current = current.unwrap() as z.ZodType;
-    else if (current instanceof z.ZodDefault) current = current.unwrap() as z.ZodType;
-    else if (current instanceof z.ZodPipe) current = current.in as z.ZodType;
-    else return current;
-  }
-}
-
-function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
-  const inner = unwrap(schema);
-  return inner instanceof z.ZodObject ? inner.shape : undefined;
-}
-
-function arrayElement(schema: z.ZodType): z.ZodType | undefined {
-  const inner = unwrap(schema);
-  return inner instanceof z.ZodArray ? (inner.element as z.ZodType) : undefined;
-}
-
-/** Every object key the schema knows, with the paths where it may appear (for "belongs under …" hints). */
-function knownKeyLocations(schema: z.ZodType): Map<string, JsonPath[]> {
+/** Every object key the table knows, with the paths where it may appear (for "belongs under …" hints). */
+function knownKeyLocations(tree: KeyNode): Map<string, JsonPath[]> {
   const locations = new Map<string, JsonPath[]>();
-  const visit = (node: z.ZodType, path: JsonPath): void => {
-    const shape = objectShape(node);
-    if (shape !== undefined) {
-      for (const [key, child] of Object.entries(shape)) {
-        const list = locations.get(key.toLowerCase()) ?? [];
-        list.push(path);
-        locations.set(key.toLowerCase(), list);
-        visit(child, [...path, key]);
-      }
-      return;
+  const visit = (node: KeyNode, path: JsonPath): void => {
+    for (const [key, child] of node.children) {
+      const list = locations.get(key.toLowerCase()) ?? [];
+      list.push(path);
+      locations.set(key.toLowerCase(), list);
+      visit(child, [...path, key]);
     }
-    const element = arrayElement(node);
-    if (element !== undefined) visit(element, [...path, 0]);
+    if (node.items !== undefined) visit(node.items, [...path, 0]);
   };
-  visit(schema, []);
+  visit(tree, []);
   return locations;
 }
+
+const LOCATIONS = knownKeyLocations(CONFIG_KEY_TREE);
 
 /** Levenshtein distance, case-insensitive (keys are short; O(n·m) is fine). */
 export function editDistance(a: string, b: string): number {
@@ -98,16 +73,15 @@ export interface KeyCheckResult {
 
 /**
  * Canonicalise key case, drop nulls and warn about unknown keys in `json` (the config
- * file's parsed content). `source` names the file for the warnings.
+ * file's parsed content), against the keys of the config table. `source` names the file for
+ * the warnings.
  */
-export function checkKeys(json: unknown, schema: z.ZodType, source: string): KeyCheckResult {
+export function checkKeys(json: unknown, source: string): KeyCheckResult {
   const warnings: ConfigIssue[] = [];
-  const locations = knownKeyLocations(schema);
 
-  const visit = (value: unknown, node: z.ZodType, path: JsonPath): unknown => {
-    const shape = objectShape(node);
-    if (shape !== undefined && isPlainObject(value)) {
-      const known = Object.keys(shape);
+  const visit = (value: unknown, node: KeyNode, path: JsonPath): unknown => {
+    if (node.children.size > 0 && isPlainObject(value)) {
+      const known = [...node.children.keys()];
       const out: Record<string, unknown> = {};
       for (const [key, child] of Object.entries(value)) {
         if (child === null) continue;
@@ -128,23 +102,23 @@ export function checkKeys(json: unknown, schema: z.ZodType, source: string): Key
           }
         }
         if (canonical === undefined) {
-          warnings.push(unknownKey(key, path, known, locations, source));
+          warnings.push(unknownKey(key, path, known, LOCATIONS, source));
           out[key] = child;
           continue;
         }
-        const childSchema = shape[canonical];
-        out[canonical] = childSchema === undefined ? child : visit(child, childSchema, [...path, canonical]);
+        const childNode = node.children.get(canonical);
+        out[canonical] = childNode === undefined ? child : visit(child, childNode, [...path, canonical]);
       }
       return out;
     }
-    const element = arrayElement(node);
-    if (element !== undefined && Array.isArray(value)) {
-      return value.map((item, index) => visit(item, element, [...path, index]));
+    const items = node.items;
+    if (items !== undefined && Array.isArray(value)) {
+      return value.map((item, index) => visit(item, items, [...path, index]));
     }
     return value;
   };
 
-  return { value: visit(json, schema, []), warnings };
+  return { value: visit(json, CONFIG_KEY_TREE, []), warnings };
 }
 
 function unknownKey(
