@@ -103,7 +103,7 @@ function toConfigIssue(issue: z.core.$ZodIssue, raw: unknown, sources: ConfigSou
 
 /**
  * The JSON Schema of what users may write (`io: 'input'`), committed as
- * `docs/config.schema.json` for editors and CI (`npm run config-schema` regenerates it;
+ * `docs/config.schema.json` for editors and CI (`npm run config-docs` regenerates it;
  * a unit test fails when it is stale).
  */
 export function configJsonSchema(): Record<string, unknown> {

@@ -406,7 +406,7 @@ export const CONFIG_TABLE = [
     default: false,
     env: 'METRICS_ENABLED',
     description: 'Prometheus /metrics listener (unauthenticated).',
-    doc: 'Prometheus `/metrics` on a separate, **unauthenticated** listener.',
+    doc: 'Prometheus `/metrics` and the [status page](operator-guide.md#status-page) (`/status`) on a separate, **unauthenticated** listener.',
     since: '2.2.0',
   },
   {

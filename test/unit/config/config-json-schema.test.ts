@@ -11,7 +11,7 @@ interface JsonSchemaNode {
 }
 
 describe('docs/config.schema.json', () => {
-  it('is current (regenerate with: npm run config-schema)', async () => {
+  it('is current (regenerate with: npm run config-docs)', async () => {
     // Compared as data: the file is Prettier-formatted, the generator's output is not.
     const committed: unknown = JSON.parse(await readFile(SCHEMA_FILE, 'utf8'));
     expect(committed).toEqual(JSON.parse(JSON.stringify(configJsonSchema())));
