@@ -5,11 +5,12 @@ import type { GatewayConfig } from '../core/config/gateway-config.js';
 import { formatInventoryLines, gatewayHostInventory } from '../core/device-system/gateway-host-inventory.js';
 import type { GatewayHostInventory } from '../core/device-system/gateway-host-inventory.js';
 import { renderError } from '../cli/render-error.js';
+import { key } from '../core/config-key.js';
 
 export default class InventoryCommand extends GatewayCommand {
   static override summary = "Print the gateway host's own Mender inventory (an inventory script).";
 
-  static override description = `For the Mender client that runs on the gateway host itself: prints mender_is_gateway=true and, when Features.DeviceSystem is on, mender_gateway_system_id=<SystemID>, one attribute per line, as a Mender inventory script does. Mender's UI uses both to show the gateway with the devices behind it. Install docs/examples/inventory/mender-inventory-mender-gateway (which runs this command) in the client's inventory folder (/usr/share/mender/inventory).
+  static override description = `For the Mender client that runs on the gateway host itself: prints mender_is_gateway=true and, when ${key('Features.DeviceSystem')} is on, mender_gateway_system_id=<SystemID>, one attribute per line, as a Mender inventory script does. Mender's UI uses both to show the gateway with the devices behind it. Install docs/examples/inventory/mender-inventory-mender-gateway (which runs this command) in the client's inventory folder (/usr/share/mender/inventory).
 
 The configuration is read as "serve" reads it. When it cannot be loaded, mender_is_gateway=true is still printed, the problem goes to stderr and the exit status stays 0: a failing inventory script loses all of its attributes.`;
 

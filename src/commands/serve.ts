@@ -8,15 +8,16 @@ import type { LogLevel } from '../core/logger.js';
 import { loadConfig } from '../core/config/load-config.js';
 import type { GatewayConfig } from '../core/config/gateway-config.js';
 import { renderError } from '../cli/render-error.js';
+import { key } from '../core/config-key.js';
 
 export default class Serve extends GatewayCommand {
   static override summary = 'Run the gateway: relay the Mender device API to the upstream server.';
 
-  static override description = `Devices talk to the gateway as if it were the Mender server. Everything under /api/devices/ is relayed to UpstreamServer.URL; GET /api/internal/v1/gateway/alive answers 204 while the process runs, GET /api/internal/v1/gateway/ready 200 when the upstream server answers and the gateway is not draining (else 503, with the reason in its JSON body); every other path answers 404. With Metrics.Enabled, the metrics listener (loopback by default) serves /metrics and the status page /status (docs/operator-guide.md).
+  static override description = `Devices talk to the gateway as if it were the Mender server. Everything under /api/devices/ is relayed to ${key('UpstreamServer.URL')}; GET /api/internal/v1/gateway/alive answers 204 while the process runs, GET /api/internal/v1/gateway/ready 200 when the upstream server answers and the gateway is not draining (else 503, with the reason in its JSON body); every other path answers 404. With ${key('Metrics.Enabled')}, the metrics listener (loopback by default) serves /metrics and the status page /status (docs/operator-guide.md).
 
 Logs are JSON lines on stdout. SIGTERM or SIGINT stops accepting connections, lets transfers in flight finish within ShutdownGracePeriod, and exits 0.
 
-With Drain.Enabled, SIGTERM first drains for Drain.Period: device calls get 401 and auth requests 503, so devices authenticate again with the next server of their Servers list; /ready answers 503; downloads go on. A second SIGTERM, or SIGINT, shuts down at once. SIGUSR2 starts a drain that does not end: the gateway keeps draining until it is stopped.`;
+With ${key('Drain.Enabled')}, SIGTERM first drains for ${key('Drain.Period')}: device calls get 401 and auth requests 503, so devices authenticate again with the next server of their Servers list; /ready answers 503; downloads go on. A second SIGTERM, or SIGINT, shuts down at once. SIGUSR2 starts a drain that does not end: the gateway keeps draining until it is stopped.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --config /etc/mender/mender-gateway.conf',

@@ -8,6 +8,7 @@ import { inspectCache } from '../../core/cache/cache-inspect.js';
 import type { CacheInspection, CachedArtifact, CacheFill } from '../../core/cache/cache-inspect.js';
 import { resolveCacheLocation } from '../../core/cache/cache-location.js';
 import { formatEntryAge } from '../../core/cache/entry-age.js';
+import { key } from '../../core/config-key.js';
 
 export default class CacheLs extends GatewayCommand {
   static override summary =
@@ -17,7 +18,7 @@ export default class CacheLs extends GatewayCommand {
 
 Totals count complete entries only. Files left by a crash are counted as debris; "cache prune" removes them.
 
-The directory is Features.ArtifactsProxy.ArtifactsCache.Path of the configuration (with its environment overrides), or --path.`;
+The directory is ${key('Features.ArtifactsProxy.ArtifactsCache.Path')} of the configuration (with its environment overrides), or --path.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',

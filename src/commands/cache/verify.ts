@@ -8,6 +8,7 @@ import { formatByteSize } from '../../core/cache/byte-size.js';
 import { resolveCacheLocation } from '../../core/cache/cache-location.js';
 import { parseVerifySelection, verifyCache } from '../../core/cache/cache-verify.js';
 import type { VerifiedEntry, VerifyResult, VerifyStatus } from '../../core/cache/cache-verify.js';
+import { key } from '../../core/config-key.js';
 
 export default class CacheVerify extends GatewayCommand {
   static override summary =
@@ -19,7 +20,7 @@ Bad entries are moved, never deleted, into quarantine/<key>.<timestamp>/ inside 
 
 Exit status: 0 when every entry checked is ok (also when none was selected); 1 when bad entries were found (quarantined or not), or the cache or configuration cannot be used; 2 for a usage error.
 
-The directory is Features.ArtifactsProxy.ArtifactsCache.Path of the configuration (with its environment overrides), or --path.`;
+The directory is ${key('Features.ArtifactsProxy.ArtifactsCache.Path')} of the configuration (with its environment overrides), or --path.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',

@@ -7,6 +7,7 @@ import type { SetupResult } from '../../core/setup/index.js';
 import { canPrompt, isPromptAbort } from '../../cli/cert-issue.js';
 import { renderError } from '../../cli/render-error.js';
 import { createdCaPath, interviewSetup } from '../../cli/setup-interview.js';
+import { key } from '../../core/config-key.js';
 
 function shown(path: string, cwd: string): string {
   const rel = relative(cwd, path);
@@ -44,11 +45,11 @@ The file is checked with the same code as "config validate" before it is written
       default: false,
     }),
     'upstream-url': Flags.string({
-      summary: 'URL of the upstream Mender server (UpstreamServer.URL).',
+      summary: `URL of the upstream Mender server (${key('UpstreamServer.URL')}).`,
       helpValue: 'URL',
     }),
     'upstream-ca': Flags.string({
-      summary: 'PEM bundle of a private CA of the upstream server (UpstreamServer.CACertificate).',
+      summary: `PEM bundle of a private CA of the upstream server (${key('UpstreamServer.CACertificate')}).`,
       helpValue: 'FILE',
     }),
     'gateway-name': Flags.string({

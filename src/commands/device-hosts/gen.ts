@@ -15,6 +15,7 @@ import { writeTextOutputs } from '../../cli/output-files.js';
 import type { TextOutput } from '../../cli/output-files.js';
 import { renderError } from '../../cli/render-error.js';
 import { isStdoutTarget } from '../../core/output-target.js';
+import { key } from '../../core/config-key.js';
 
 export interface DeviceHostsGenResult extends DeviceHostsPlan {
   /** Files written (absolute paths); empty when everything went to stdout. */
@@ -25,9 +26,9 @@ export default class DeviceHostsGen extends GatewayCommand {
   static override summary =
     'Print the hosts entries, dnsmasq records and mender.conf settings devices need to reach the gateway.';
 
-  static override description = `Devices on the segregated network must resolve the gateway's name to its address there, and check its certificate against that name. This command derives both from the gateway's configuration (--config: the GatewayURL host and the DNS names of HTTPS.ServerCertificate) and the address(es) given with --ip, and prints them as /etc/hosts lines, a dnsmasq snippet (host-record= lines) or JSON.
+  static override description = `Devices on the segregated network must resolve the gateway's name to its address there, and check its certificate against that name. This command derives both from the gateway's configuration (--config: the GatewayURL host and the DNS names of ${key('HTTPS.ServerCertificate')}) and the address(es) given with --ip, and prints them as /etc/hosts lines, a dnsmasq snippet (host-record= lines) or JSON.
 
-Each --ip is one gateway: ADDR, ADDR,ADDR (one gateway with an IPv4 and an IPv6 address) or NAME=ADDR. The first is the primary; it gets every configuration name and every --alias. The others are standbys and need a NAME of their own: the Mender client fails over between the URLs of its Servers list, so each gateway needs its own URL. A current (5.x) client changes server only when it authenticates again, so a Servers list alone does not move it when the primary crashes: drain the primary before planned maintenance (Drain.Enabled, or SIGUSR2).
+Each --ip is one gateway: ADDR, ADDR,ADDR (one gateway with an IPv4 and an IPv6 address) or NAME=ADDR. The first is the primary; it gets every configuration name and every --alias. The others are standbys and need a NAME of their own: the Mender client fails over between the URLs of its Servers list, so each gateway needs its own URL. A current (5.x) client changes server only when it authenticates again, so a Servers list alone does not move it when the primary crashes: drain the primary before planned maintenance (${key('Drain.Enabled')}, or SIGUSR2).
 
 To cover a crash too, put two gateways behind one floating address (keepalived moving a virtual IP, docs/examples/keepalived/) and give a single --ip: that virtual address. Both gateways then share the configuration's names, a certificate covering them and the SignatureSecret; devices get one ServerURL. See docs/operator-guide.md §7.
 

@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors.js';
 import { isHostWhitelisted } from './domain-whitelist.js';
 import { ARTIFACT_ROUTE } from './artifact-link.js';
+import { key } from '../config-key.js';
 
 /**
  * Rewrite of deployments/next instructions (docs/protocol.md §4.1, §4.7): only
@@ -95,7 +96,7 @@ export function rewriteInstructions(body: unknown, options: RewriteOptions): unk
         'MGW_NOT_WHITELISTED',
         `${origin.hostname} returned by Mender server is not whitelisted`,
         {
-          hint: `Add "${origin.hostname}" (or a parent domain) to Features.ArtifactsProxy.DomainWhitelist if it is your artifact storage.`,
+          hint: `Add "${origin.hostname}" (or a parent domain) to ${key('Features.ArtifactsProxy.DomainWhitelist')} if it is your artifact storage.`,
         },
       );
     }

@@ -10,6 +10,7 @@ import { upstreamFailure } from '../upstream/upstream-error.js';
 import { rewriteInstructions } from './deployment-rewrite.js';
 import type { RewriteOptions } from './deployment-rewrite.js';
 import { errnoCode } from '../file-errors.js';
+import { key } from '../config-key.js';
 
 /** Upstream bodies of deployments/next are small JSON; anything larger is not instructions. */
 const MAX_INSTRUCTIONS_BYTES = 1024 * 1024;
@@ -51,7 +52,7 @@ async function readBounded(body: Dispatcher.ResponseData['body'], origin: string
           'MGW_UPSTREAM_BAD_RESPONSE',
           `deployments/next answer larger than ${MAX_INSTRUCTIONS_BYTES} bytes`,
           {
-            hint: 'The upstream answer is not deployment instructions; check UpstreamServer.URL.',
+            hint: `The upstream answer is not deployment instructions; check ${key('UpstreamServer.URL')}.`,
           },
         );
       }
@@ -74,7 +75,10 @@ async function decodeBody(raw: Buffer, encoding: string, decode: Decoder): Promi
       tooLarge
         ? `deployments/next answer decodes to more than ${MAX_INSTRUCTIONS_BYTES} bytes`
         : `deployments/next answer is not valid ${encoding} (${(err as Error).message})`,
-      { cause: err, hint: 'The upstream answer is not deployment instructions; check UpstreamServer.URL.' },
+      {
+        cause: err,
+        hint: `The upstream answer is not deployment instructions; check ${key('UpstreamServer.URL')}.`,
+      },
     );
   }
 }

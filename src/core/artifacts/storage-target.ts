@@ -2,6 +2,7 @@ import { GatewayError } from '../errors.js';
 import { ARTIFACT_ROUTE } from './artifact-link.js';
 import { isHostWhitelisted } from './domain-whitelist.js';
 import { malformedLink } from './storage-url.js';
+import { key } from '../config-key.js';
 
 /**
  * What an artifact link may make the gateway fetch. The URL checked here is the URL fetched,
@@ -62,7 +63,7 @@ export function checkStorageTarget(url: URL, policy: StoragePolicy): URL {
   }
   if (!isHostWhitelisted(url.hostname, policy.whitelist)) {
     throw new GatewayError('MGW_NOT_WHITELISTED', `${url.hostname} is not whitelisted`, {
-      hint: 'Only hosts in Features.ArtifactsProxy.DomainWhitelist are fetched.',
+      hint: `Only hosts in ${key('Features.ArtifactsProxy.DomainWhitelist')} are fetched.`,
     });
   }
   return url;

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { link, open, readFile, rename, unlink, utimes, writeFile } from 'node:fs/promises';
 import { GatewayError } from '../errors.js';
+import { key } from '../config-key.js';
 import { isProcessAlive } from './process-alive.js';
 import { errnoCode } from '../file-errors.js';
 import { LOCK_FILE, lockAsideName } from './cache-layout.js';
@@ -97,7 +98,7 @@ export class CacheLock {
           (who === undefined ? '' : ` (PID ${who.pid} on ${who.host}, since ${who.startedAt})`),
         {
           hint:
-            'Give each gateway its own Features.ArtifactsProxy.Cache.Path, or stop the other one. ' +
+            `Give each gateway its own ${key('Features.ArtifactsProxy.ArtifactsCache.Path')}, or stop the other one. ` +
             `If it is gone, the lock ${this.path} expires ${STALE_MS / 1000} s after its last refresh.`,
         },
       );

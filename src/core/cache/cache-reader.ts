@@ -7,6 +7,7 @@ import type { ArtifactEntry } from './artifact-store.js';
 import { cacheIoError } from './cache-io-error.js';
 import { classify, classifyPinMarker, entryDataName, entryMetaName, IN_USE_DIR } from './cache-layout.js';
 import { isProcessAlive } from './process-alive.js';
+import { key } from '../config-key.js';
 
 /**
  * Reading a cache directory as `DiskArtifactStore` lays it out (`cache-layout.ts`), without
@@ -38,7 +39,7 @@ export async function listCacheDir(dir: string): Promise<string[]> {
 
 function notFound(dir: string, what: string): GatewayError {
   return new GatewayError('MGW_CACHE_NOT_FOUND', `artifact cache directory ${dir} ${what}`, {
-    hint: 'check --path, or Features.ArtifactsProxy.ArtifactsCache.Path in the configuration given with --config; `serve` creates the directory when it starts with the cache enabled',
+    hint: `check --path, or ${key('Features.ArtifactsProxy.ArtifactsCache.Path')} in the configuration given with --config; \`serve\` creates the directory when it starts with the cache enabled`,
   });
 }
 

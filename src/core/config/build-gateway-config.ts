@@ -18,6 +18,7 @@ import {
 } from './config-table.js';
 import { parseGoDuration } from './go-duration.js';
 import { parseListenAddress } from './listen-address.js';
+import { key } from '../config-key.js';
 
 /**
  * Raw (validated) JSON → normalised {@link GatewayConfig}: defaults applied once (docs/protocol.md §9.11),
@@ -282,8 +283,8 @@ function mergeInventory(
         'warning',
         ROOT_INVENTORY_PATH,
         sources.of(ROOT_INVENTORY_PATH),
-        'DefaultInventory is set both at the top level and under Features.DeviceSystem; they are merged and Features.DeviceSystem wins for the same Name',
-        'move the entries under Features.DeviceSystem.DefaultInventory',
+        `DefaultInventory is set both at the top level and under ${key('Features.DeviceSystem')}; they are merged and ${key('Features.DeviceSystem')} wins for the same Name`,
+        `move the entries under ${key('Features.DeviceSystem.DefaultInventory')}`,
       ),
     );
   }
@@ -299,7 +300,7 @@ function mergeInventory(
             'warning',
             path,
             sources.of(path),
-            'mender_gateway_system_id is set by Features.DeviceSystem.SystemID; this entry is ignored',
+            `mender_gateway_system_id is set by ${key('Features.DeviceSystem.SystemID')}; this entry is ignored`,
             'remove it and set SystemID instead',
           ),
         );

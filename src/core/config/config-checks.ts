@@ -3,6 +3,8 @@ import { access, stat } from 'node:fs/promises';
 import type { ConfigIssue, ListenAddress } from './gateway-config.js';
 import type { ConfigDraft } from './build-gateway-config.js';
 import { configIssue, valueAt, type ConfigSources, type JsonPath } from './config-issue.js';
+import { configEntry, keyPath, type ConfigKey } from './config-table.js';
+import { key } from '../config-key.js';
 
 /**
  * Rules that involve more than one key, and the files the config points at — docs/protocol.md §6.2 (last
@@ -14,32 +16,32 @@ import { configIssue, valueAt, type ConfigSources, type JsonPath } from './confi
  */
 
 const P = {
-  upstreamUrl: ['UpstreamServer', 'URL'],
-  upstreamCa: ['UpstreamServer', 'CACertificate'],
-  insecure: ['UpstreamServer', 'InsecureSkipVerify'],
-  httpEnabled: ['HTTP', 'Enabled'],
-  httpListen: ['HTTP', 'Listen'],
-  httpsEnabled: ['HTTPS', 'Enabled'],
-  httpsListen: ['HTTPS', 'Listen'],
-  tlsVersion: ['HTTPS', 'MinimumTLSVersion'],
-  cert: ['HTTPS', 'ServerCertificate'],
-  key: ['HTTPS', 'ServerKey'],
-  proxyEnabled: ['Features', 'ArtifactsProxy', 'Enabled'],
-  gatewayUrl: ['Features', 'ArtifactsProxy', 'GatewayURL'],
-  whitelist: ['Features', 'ArtifactsProxy', 'DomainWhitelist'],
-  cacheEnabled: ['Features', 'ArtifactsProxy', 'ArtifactsCache', 'Enabled'],
-  cachePath: ['Features', 'ArtifactsProxy', 'ArtifactsCache', 'Path'],
-  secret: ['Features', 'ArtifactsProxy', 'ArtifactsCache', 'SignatureSecret'],
-  mtlsEnabled: ['Features', 'mTLS', 'Enabled'],
-  mtlsCa: ['Features', 'mTLS', 'CACertificate'],
-  blacklist: ['Features', 'mTLS', 'BlacklistPath'],
-  username: ['Features', 'mTLS', 'MenderUsername'],
-  password: ['Features', 'mTLS', 'MenderPassword'],
-  skipExpire: ['Features', 'mTLS', 'InsecureSkipClientExpireAfter'],
-  systemEnabled: ['Features', 'DeviceSystem', 'Enabled'],
-  systemId: ['Features', 'DeviceSystem', 'SystemID'],
-  metricsEnabled: ['Metrics', 'Enabled'],
-  metricsListen: ['Metrics', 'Listen'],
+  upstreamUrl: keyPath('UpstreamServer.URL'),
+  upstreamCa: keyPath('UpstreamServer.CACertificate'),
+  insecure: keyPath('UpstreamServer.InsecureSkipVerify'),
+  httpEnabled: keyPath('HTTP.Enabled'),
+  httpListen: keyPath('HTTP.Listen'),
+  httpsEnabled: keyPath('HTTPS.Enabled'),
+  httpsListen: keyPath('HTTPS.Listen'),
+  tlsVersion: keyPath('HTTPS.MinimumTLSVersion'),
+  cert: keyPath('HTTPS.ServerCertificate'),
+  key: keyPath('HTTPS.ServerKey'),
+  proxyEnabled: keyPath('Features.ArtifactsProxy.Enabled'),
+  gatewayUrl: keyPath('Features.ArtifactsProxy.GatewayURL'),
+  whitelist: keyPath('Features.ArtifactsProxy.DomainWhitelist'),
+  cacheEnabled: keyPath('Features.ArtifactsProxy.ArtifactsCache.Enabled'),
+  cachePath: keyPath('Features.ArtifactsProxy.ArtifactsCache.Path'),
+  secret: keyPath('Features.ArtifactsProxy.ArtifactsCache.SignatureSecret'),
+  mtlsEnabled: keyPath('Features.mTLS.Enabled'),
+  mtlsCa: keyPath('Features.mTLS.CACertificate'),
+  blacklist: keyPath('Features.mTLS.BlacklistPath'),
+  username: keyPath('Features.mTLS.MenderUsername'),
+  password: keyPath('Features.mTLS.MenderPassword'),
+  skipExpire: keyPath('Features.mTLS.InsecureSkipClientExpireAfter'),
+  systemEnabled: keyPath('Features.DeviceSystem.Enabled'),
+  systemId: keyPath('Features.DeviceSystem.SystemID'),
+  metricsEnabled: keyPath('Metrics.Enabled'),
+  metricsListen: keyPath('Metrics.Listen'),
 } as const satisfies Record<string, JsonPath>;
 
 /** Cross-field rules on the normalised draft. Pure. */
@@ -60,13 +62,13 @@ export function checkConfig(draft: ConfigDraft, sources: ConfigSources): ConfigI
       P.upstreamUrl,
       'defaults',
       'no upstream Mender server is configured',
-      'set UpstreamServer.URL in the file or UPSTREAM_SERVER_URL in the environment, e.g. "https://hosted.mender.io"',
+      `set ${key('UpstreamServer.URL')} in the file or UPSTREAM_SERVER_URL in the environment, e.g. "https://hosted.mender.io"`,
     );
   } else if (draft.upstream.insecureSkipVerify) {
     warn(
       P.insecure,
       "the upstream server's certificate is not verified; anyone on the path can impersonate it",
-      'use UpstreamServer.CACertificate to trust a private CA instead',
+      `use ${key('UpstreamServer.CACertificate')} to trust a private CA instead`,
     );
   }
 
@@ -74,7 +76,7 @@ export function checkConfig(draft: ConfigDraft, sources: ConfigSources): ConfigI
     error(
       P.httpsEnabled,
       sources.of(P.httpsEnabled),
-      'both listeners are disabled (HTTP.Enabled and HTTPS.Enabled are false)',
+      `both listeners are disabled (${key('HTTP.Enabled')} and ${key('HTTPS.Enabled')} are false)`,
       'enable HTTPS (recommended) or HTTP',
     );
   }
@@ -85,16 +87,16 @@ export function checkConfig(draft: ConfigDraft, sources: ConfigSources): ConfigI
       error(
         P.cert,
         source,
-        `${enabled('HTTPS', P.httpsEnabled)} but HTTPS.ServerCertificate is not set`,
-        'set HTTPS.ServerCertificate and HTTPS.ServerKey (env HTTPS_SERVER_CERTIFICATE, HTTPS_SERVER_KEY), or set HTTPS.Enabled to false',
+        `${enabled('HTTPS', P.httpsEnabled)} but ${key('HTTPS.ServerCertificate')} is not set`,
+        `set ${key('HTTPS.ServerCertificate')} and ${key('HTTPS.ServerKey')} (env HTTPS_SERVER_CERTIFICATE, HTTPS_SERVER_KEY), or set ${key('HTTPS.Enabled')} to false`,
       );
     }
     if (draft.https.serverKey === undefined) {
       error(
         P.key,
         source,
-        `${enabled('HTTPS', P.httpsEnabled)} but HTTPS.ServerKey is not set`,
-        'set HTTPS.ServerKey (env HTTPS_SERVER_KEY) to the PEM private key of the server certificate',
+        `${enabled('HTTPS', P.httpsEnabled)} but ${key('HTTPS.ServerKey')} is not set`,
+        `set ${key('HTTPS.ServerKey')} (env HTTPS_SERVER_KEY) to the PEM private key of the server certificate`,
       );
     }
     if (draft.https.minimumTlsVersion === 'TLSv1' || draft.https.minimumTlsVersion === 'TLSv1.1') {
@@ -108,35 +110,22 @@ export function checkConfig(draft: ConfigDraft, sources: ConfigSources): ConfigI
 
   if (draft.mtls.enabled) {
     const source = sources.of(P.mtlsEnabled);
-    const needs = (path: JsonPath, key: string, env: string, missing: boolean): void => {
-      if (missing) error(path, source, `mTLS is enabled but ${key} is not set`, `set ${key} (env ${env})`);
+    const needs = (name: ConfigKey, missing: boolean): void => {
+      const env = configEntry(name)?.env;
+      if (missing)
+        error(keyPath(name), source, `mTLS is enabled but ${name} is not set`, `set ${name} (env ${env})`);
     };
     if (!draft.https.enabled) {
       error(
         P.mtlsEnabled,
         source,
         'mTLS is enabled but the HTTPS listener is disabled; client certificates only exist on HTTPS',
-        'set HTTPS.Enabled to true (env HTTPS_ENABLED) with a server certificate and key',
+        `set ${key('HTTPS.Enabled')} to true (env HTTPS_ENABLED) with a server certificate and key`,
       );
     }
-    needs(
-      P.mtlsCa,
-      'Features.mTLS.CACertificate',
-      'MTLS_CA_CERTIFICATE',
-      draft.mtls.caCertificate === undefined,
-    );
-    needs(
-      P.username,
-      'Features.mTLS.MenderUsername',
-      'MTLS_MENDER_USERNAME',
-      draft.mtls.menderUsername === undefined,
-    );
-    needs(
-      P.password,
-      'Features.mTLS.MenderPassword',
-      'MTLS_MENDER_PASSWORD',
-      draft.mtls.menderPassword === undefined,
-    );
+    needs('Features.mTLS.CACertificate', draft.mtls.caCertificate === undefined);
+    needs('Features.mTLS.MenderUsername', draft.mtls.menderUsername === undefined);
+    needs('Features.mTLS.MenderPassword', draft.mtls.menderPassword === undefined);
     if (draft.mtls.insecureSkipClientExpireAfter) {
       warn(P.skipExpire, 'expired client certificates are accepted', 'turn this off in production');
     }
@@ -148,7 +137,7 @@ export function checkConfig(draft: ConfigDraft, sources: ConfigSources): ConfigI
         P.gatewayUrl,
         sources.of(P.proxyEnabled),
         'ArtifactsProxy is enabled but GatewayURL is not set',
-        'set Features.ArtifactsProxy.GatewayURL (env ARTIFACTS_PROXY_GATEWAY_URL) to the URL devices use to reach this gateway, e.g. "https://gateway.example.com"',
+        `set ${key('Features.ArtifactsProxy.GatewayURL')} (env ARTIFACTS_PROXY_GATEWAY_URL) to the URL devices use to reach this gateway, e.g. "https://gateway.example.com"`,
       );
     }
     if (draft.artifactsProxy.domainWhitelist.length === 0) {
@@ -165,15 +154,15 @@ export function checkConfig(draft: ConfigDraft, sources: ConfigSources): ConfigI
       error(
         P.cacheEnabled,
         sources.of(P.cacheEnabled),
-        'the artifact cache is enabled but Features.ArtifactsProxy.Enabled is false',
-        'enable Features.ArtifactsProxy (env ARTIFACTS_PROXY_ENABLED) or disable the cache',
+        `the artifact cache is enabled but ${key('Features.ArtifactsProxy.Enabled')} is false`,
+        `enable ${key('Features.ArtifactsProxy')} (env ARTIFACTS_PROXY_ENABLED) or disable the cache`,
       );
     }
     if (draft.artifactsProxy.cache.signatureSecret === undefined) {
       warn(
         P.secret,
         'no SignatureSecret: a random key is generated at start, so cache links die on every restart and differ between replicas',
-        'set Features.ArtifactsProxy.ArtifactsCache.SignatureSecret (env ARTIFACTS_PROXY_CACHE_SECRET), e.g. from: openssl rand -base64 32',
+        `set ${key('Features.ArtifactsProxy.ArtifactsCache.SignatureSecret')} (env ARTIFACTS_PROXY_CACHE_SECRET), e.g. from: openssl rand -base64 32`,
       );
     }
   }
@@ -183,7 +172,7 @@ export function checkConfig(draft: ConfigDraft, sources: ConfigSources): ConfigI
       P.systemId,
       sources.of(P.systemEnabled),
       'DeviceSystem is enabled but SystemID is not set',
-      'set Features.DeviceSystem.SystemID (env DEVICE_SYSTEM_ID) to an identifier unique to this gateway',
+      `set ${key('Features.DeviceSystem.SystemID')} (env DEVICE_SYSTEM_ID) to an identifier unique to this gateway`,
     );
   }
 

@@ -141,7 +141,7 @@ export const CONFIG_TABLE = [
   {
     key: 'Features.ArtifactsProxy.ArtifactsCache.LinkExpireDuration',
     type: duration({ allowZero: false }),
-    // Unpublished by Mender; a day covers a slow download of a large artifact (docs/protocol.md §9.11).
+    // Unpublished by Mender; our choice (docs/protocol.md §9.11).
     default: '24h',
     env: 'ARTIFACTS_PROXY_CACHE_LINK_EXPIRE_DURATION',
     description: 'Lifetime of a signed cache link.',
@@ -524,14 +524,6 @@ const SECTIONS: ReadonlySet<string> = new Set(
       .map((_, i, all) => all.slice(0, i + 1).join('.')),
   ),
 );
-
-/**
- * The name of a key or section as messages and hints print it. Typed by the table, so a hint
- * cannot name a key that does not exist: `key('Features.ArtifactsProxy.ArtifactsCache.Path')`.
- */
-export function key(name: ConfigKey | ConfigSection): string {
-  return name;
-}
 
 /** The JSON path of a key: `['HTTPS', 'Listen']`. */
 export function keyPath(name: ConfigKey | ConfigSection): readonly string[] {

@@ -7,6 +7,8 @@ import type { ConfigDraft } from './build-gateway-config.js';
 import type { ConfigIssue } from './gateway-config.js';
 import { parseBlacklist } from '../mtls/serial-blacklist.js';
 import { configIssue, formatJsonPath, type ConfigSources, type JsonPath } from './config-issue.js';
+import { keyPath } from './config-table.js';
+import { key as configKey } from '../config-key.js';
 
 /**
  * What `serve` checks in the files a configuration names before it opens a port, as one
@@ -35,13 +37,13 @@ interface Problem {
   hint: string;
 }
 
-const HTTPS_CERT = ['HTTPS', 'ServerCertificate'] as const;
-const HTTPS_KEY = ['HTTPS', 'ServerKey'] as const;
-const UPSTREAM_CA = ['UpstreamServer', 'CACertificate'] as const;
-const MTLS_CA = ['Features', 'mTLS', 'CACertificate'] as const;
-const BLACKLIST = ['Features', 'mTLS', 'BlacklistPath'] as const;
-const CACHE_PATH = ['Features', 'ArtifactsProxy', 'ArtifactsCache', 'Path'] as const;
-const GATEWAY_URL = ['Features', 'ArtifactsProxy', 'GatewayURL'] as const;
+const HTTPS_CERT = keyPath('HTTPS.ServerCertificate');
+const HTTPS_KEY = keyPath('HTTPS.ServerKey');
+const UPSTREAM_CA = keyPath('UpstreamServer.CACertificate');
+const MTLS_CA = keyPath('Features.mTLS.CACertificate');
+const BLACKLIST = keyPath('Features.mTLS.BlacklistPath');
+const CACHE_PATH = keyPath('Features.ArtifactsProxy.ArtifactsCache.Path');
+const GATEWAY_URL = keyPath('Features.ArtifactsProxy.GatewayURL');
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
@@ -128,7 +130,7 @@ export const STARTUP_CHECKS: readonly StartupCheck[] = [
       return leaf.checkPrivateKey(privateKey)
         ? []
         : error(
-            `${files.key} does not match HTTPS.ServerCertificate ${files.cert}`,
+            `${files.key} does not match ${configKey('HTTPS.ServerCertificate')} ${files.cert}`,
             'use the key the certificate was issued for',
           );
     },
@@ -150,7 +152,7 @@ export const STARTUP_CHECKS: readonly StartupCheck[] = [
         : [
             {
               severity: 'warning',
-              message: `the host "${host}" of GatewayURL is not among the names of HTTPS.ServerCertificate ${files.cert}; devices will refuse artifact downloads from it`,
+              message: `the host "${host}" of GatewayURL is not among the names of ${configKey('HTTPS.ServerCertificate')} ${files.cert}; devices will refuse artifact downloads from it`,
               hint: 'issue the server certificate for that name (mender-gw cert issue server --dns …) or fix GatewayURL',
             },
           ];
@@ -219,7 +221,7 @@ export const STARTUP_CHECKS: readonly StartupCheck[] = [
       if (!info.isDirectory()) {
         return error(
           `${target} is not a directory`,
-          'point ArtifactsCache.Path at a directory (it is created if missing), ideally on its own partition',
+          `point ${configKey('Features.ArtifactsProxy.ArtifactsCache.Path')} at a directory (it is created if missing), ideally on its own partition`,
         );
       }
       try {

@@ -1,5 +1,6 @@
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { SYSTEM_ID_ATTRIBUTE } from './inventory-injection.js';
+import { key } from '../config-key.js';
 
 /** What Mender's UI keys the gateway host itself on (docs/protocol.md §1). */
 export const IS_GATEWAY_ATTRIBUTE = 'mender_is_gateway';
@@ -27,7 +28,9 @@ export function gatewayHostInventory(config: GatewayConfig | undefined): Gateway
     // One attribute per line (https://docs.mender.io/client-installation/inventory): a line break
     // in the value would forge further attributes.
     if (/[\r\n]/.test(system.systemId))
-      warnings.push(`${SYSTEM_ID_ATTRIBUTE} left out: Features.DeviceSystem.SystemID contains a line break`);
+      warnings.push(
+        `${SYSTEM_ID_ATTRIBUTE} left out: ${key('Features.DeviceSystem.SystemID')} contains a line break`,
+      );
     else attributes.push({ name: SYSTEM_ID_ATTRIBUTE, value: system.systemId });
   }
   return { attributes, warnings };

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
+import { key } from '../config-key.js';
 
 /**
  * Idle limits per request, set where a device request enters the device API (the router), so
@@ -58,7 +59,7 @@ export function readBoundedBody(req: IncomingMessage, limit: number): Promise<Bu
             'MGW_REQUEST_TIMEOUT',
             `request body idle for more than ${idleMs} ms: connection closed`,
             {
-              hint: 'The device stopped sending its request body; it will retry. Raise UpstreamServer.BodyIdleTimeout for very slow links.',
+              hint: `The device stopped sending its request body; it will retry. Raise ${key('UpstreamServer.BodyIdleTimeout')} for very slow links.`,
             },
           ),
         );

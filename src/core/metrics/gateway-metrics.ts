@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { key } from '../config-key.js';
 
 /**
  * Everything the gateway counts, in a private registry per gateway (docs/decisions.md §10: the global
@@ -97,7 +98,7 @@ export class GatewayMetrics {
 
   readonly blacklistSerials = new Gauge({
     name: 'mender_gw_mtls_blacklist_serials',
-    help: 'Serials in force in the mTLS certificate blacklist (Features.mTLS.BlacklistPath).',
+    help: `Serials in force in the mTLS certificate blacklist (${key('Features.mTLS.BlacklistPath')}).`,
     registers: [this.registry],
   });
 

@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { upstreamFailure } from '../upstream/upstream-error.js';
+import { key } from '../config-key.js';
 
 /** Management calls are small; a slow answer should fail fast so the device retries (docs/protocol.md §7: 5 s in the PoC). */
 export const MANAGEMENT_TIMEOUT_MS = 10_000;
@@ -185,7 +186,7 @@ export class ManagementSession {
       'MGW_MANAGEMENT_LOGIN',
       `management login as the configured user failed with ${response.statusCode}`,
       {
-        hint: "Check Features.mTLS.MenderUsername/MenderPassword (MTLS_MENDER_USERNAME/_PASSWORD): the user must exist in the devices' tenant and must not use 2FA.",
+        hint: `Check ${key('Features.mTLS.MenderUsername')}/MenderPassword (MTLS_MENDER_USERNAME/_PASSWORD): the user must exist in the devices' tenant and must not use 2FA.`,
       },
     );
   }

@@ -13,6 +13,7 @@ import type { ManagementStatus } from './management-session.js';
 import { Preauthorizer } from './preauthorizer.js';
 import { SerialBlacklist } from './serial-blacklist.js';
 import type { BlacklistStatus } from './serial-blacklist.js';
+import { key } from '../config-key.js';
 
 /** How long a preauthorization is trusted before the gateway repeats it (docs/protocol.md §3.5 "Caching"). */
 export const PREAUTH_CACHE_TTL_MS = 6 * 3600_000;
@@ -41,7 +42,7 @@ function parseCaBundle(pem: string, path: string): X509Certificate[] {
   if (blocks.length === 0) {
     throw new GatewayError(
       'MGW_TLS_MATERIAL',
-      `Features.mTLS.CACertificate ${path} holds no PEM certificate`,
+      `${key('Features.mTLS.CACertificate')} ${path} holds no PEM certificate`,
       {
         hint: 'Give the PEM bundle of the CA(s) that sign device certificates.',
       },
@@ -53,7 +54,7 @@ function parseCaBundle(pem: string, path: string): X509Certificate[] {
     } catch (err) {
       throw new GatewayError(
         'MGW_TLS_MATERIAL',
-        `Features.mTLS.CACertificate ${path}: certificate ${index + 1} cannot be parsed`,
+        `${key('Features.mTLS.CACertificate')} ${path}: certificate ${index + 1} cannot be parsed`,
         {
           cause: err,
           hint: 'Give the PEM bundle of the CA(s) that sign device certificates.',
@@ -84,7 +85,7 @@ export async function createMtlsFeature(
   ) {
     throw new GatewayError(
       'MGW_CONFIG_INVALID',
-      'Features.mTLS needs CACertificate, MenderUsername and MenderPassword',
+      `${key('Features.mTLS')} needs CACertificate, MenderUsername and MenderPassword`,
       {
         hint: 'Run `mender-gw config validate` for details.',
       },
@@ -96,7 +97,7 @@ export async function createMtlsFeature(
   } catch (err) {
     throw new GatewayError(
       'MGW_TLS_MATERIAL',
-      `cannot read Features.mTLS.CACertificate ${mtls.caCertificate}`,
+      `cannot read ${key('Features.mTLS.CACertificate')} ${mtls.caCertificate}`,
       { cause: err, hint: 'Check the path and permissions.' },
     );
   }
@@ -136,7 +137,7 @@ export async function createMtlsFeature(
   }
   if (mtls.insecureSkipClientExpireAfter) {
     logger.warn(
-      'Features.mTLS.InsecureSkipClientExpireAfter is on: expired device certificates are accepted (each acceptance is logged)',
+      `${key('Features.mTLS.InsecureSkipClientExpireAfter')} is on: expired device certificates are accepted (each acceptance is logged)`,
     );
   }
 
@@ -165,7 +166,7 @@ export async function createMtlsFeature(
       if (error !== undefined)
         logger.warn(
           { error },
-          'mTLS: management login failed at start; devices cannot be auto-accepted until it works (check Features.mTLS.MenderUsername and MenderPassword)',
+          `mTLS: management login failed at start; devices cannot be auto-accepted until it works (check ${key('Features.mTLS.MenderUsername')} and MenderPassword)`,
         );
     },
     close: () => blacklist?.close(),

@@ -5,6 +5,7 @@ import { basename, dirname } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { normaliseSerial } from './serial-number.js';
 import { errnoCode } from '../file-errors.js';
+import { key } from '../config-key.js';
 
 export interface BlacklistParseResult {
   serials: Set<string>;
@@ -135,7 +136,7 @@ export class SerialBlacklist {
     } catch (err) {
       throw new GatewayError(
         'MGW_TLS_MATERIAL',
-        `cannot read Features.mTLS.BlacklistPath ${path}: ${errnoCode(err) ?? String(err)}`,
+        `cannot read ${key('Features.mTLS.BlacklistPath')} ${path}: ${errnoCode(err) ?? String(err)}`,
         {
           cause: err,
           hint: 'Create the file (it may be empty) and make it readable by the gateway user, or remove BlacklistPath.',
@@ -147,7 +148,7 @@ export class SerialBlacklist {
     } catch (err) {
       throw new GatewayError(
         'MGW_TLS_MATERIAL',
-        `cannot read Features.mTLS.BlacklistPath ${path}: ${(err as Error).message}`,
+        `cannot read ${key('Features.mTLS.BlacklistPath')} ${path}: ${(err as Error).message}`,
         { cause: err, hint: BLACKLIST_ENCODING_HINT },
       );
     }
@@ -187,7 +188,7 @@ export class SerialBlacklist {
       this.#serials = new Set([...this.#serials, ...result.serials]);
       const error = new GatewayError(
         'MGW_TLS_MATERIAL',
-        `Features.mTLS.BlacklistPath ${this.path} not applied: ${refusal}`,
+        `${key('Features.mTLS.BlacklistPath')} ${this.path} not applied: ${refusal}`,
         { hint: BLACKLIST_ENCODING_HINT },
       );
       this.#lastError = { message: error.message, at: new Date() };

@@ -9,6 +9,7 @@ import { errnoCode } from '../file-errors.js';
 import { isHostWhitelisted } from '../artifacts/domain-whitelist.js';
 import { unclaimableReason } from './claimable-names.js';
 import type { LeftOutName } from './claimable-names.js';
+import { key } from '../config-key.js';
 
 /**
  * What a gateway's configuration says about how devices reach it: the scheme and port of its
@@ -90,7 +91,7 @@ export function gatewayIdentity(config: GatewayConfig, certificatePem: string | 
     else if (fromCertificate && isHostWhitelisted(value, config.artifactsProxy.domainWhitelist))
       leaveOut(
         value,
-        'is an artifact storage host (Features.ArtifactsProxy.DomainWhitelist) the gateway downloads from; devices get links on GatewayURL',
+        `is an artifact storage host (${key('Features.ArtifactsProxy.DomainWhitelist')}) the gateway downloads from; devices get links on GatewayURL`,
       );
     else if (!names.includes(value)) names.push(value);
   };
@@ -108,11 +109,11 @@ export function gatewayIdentity(config: GatewayConfig, certificatePem: string | 
   } else if (config.https.enabled) {
     scheme = 'https';
     port = config.https.listen.port;
-    portSource = 'HTTPS.Listen';
+    portSource = key('HTTPS.Listen');
   } else {
     scheme = 'http';
     port = config.http.listen.port;
-    portSource = 'HTTP.Listen';
+    portSource = key('HTTP.Listen');
   }
 
   let certificateNames: string[] | undefined;
@@ -183,10 +184,10 @@ export async function loadGatewayIdentity(options: {
       const reason = errnoCode(err) ?? (err as Error).message;
       throw new GatewayError(
         'MGW_TLS_MATERIAL',
-        `cannot read the server certificate ${certificatePath} (HTTPS.ServerCertificate): ${reason}`,
+        `cannot read the server certificate ${certificatePath} (${key('HTTPS.ServerCertificate')}): ${reason}`,
         {
           cause: err,
-          hint: 'Run device-hosts gen where the certificate is readable, or fix HTTPS.ServerCertificate; its DNS names become hosts entries.',
+          hint: `Run device-hosts gen where the certificate is readable, or fix ${key('HTTPS.ServerCertificate')}; its DNS names become hosts entries.`,
         },
       );
     }

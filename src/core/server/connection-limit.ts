@@ -3,6 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Logger } from '../logger.js';
 import { clientAddress } from '../http/client-address.js';
+import { key } from '../config-key.js';
 
 /** At most one warning per address in this period; the line says how many were refused since. */
 const WARN_INTERVAL_MS = 10_000;
@@ -65,7 +66,7 @@ export class ConnectionLimit {
       if (now - state.warnedAt >= WARN_INTERVAL_MS) {
         this.#logger.warn(
           { listener, ip, limit: this.#max, open: state.open, refused: state.refused },
-          'too many connections from one address: new connections refused (DeviceConnections.MaxPerIP)',
+          `too many connections from one address: new connections refused (${key('DeviceConnections.MaxPerIP')})`,
         );
         state.warnedAt = now;
         state.refused = 0;

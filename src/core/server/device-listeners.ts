@@ -5,6 +5,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig, ListenAddress } from '../config/gateway-config.js';
 import { GatewayError } from '../errors.js';
+import { key as configKey } from '../config-key.js';
 import type { ServerTlsMaterial } from './tls-material.js';
 
 export interface DeviceListener {
@@ -88,7 +89,7 @@ export function bindListener(listener: DeviceListener): Promise<BoundAddress> {
   const { server, listen, kind } = listener;
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
-      const key = kind === 'http' ? 'HTTP.Listen' : 'HTTPS.Listen';
+      const key = kind === 'http' ? configKey('HTTP.Listen') : configKey('HTTPS.Listen');
       const hint =
         err.code === 'EADDRINUSE'
           ? 'Another process listens on that port; stop it or choose another port.'

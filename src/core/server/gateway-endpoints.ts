@@ -7,6 +7,7 @@ import type { PeerPolicy } from '../mtls/client-certificate-check.js';
 import type { Exchange } from './exchange.js';
 import type { Interceptor } from './interceptor.js';
 import type { ReadinessProbe } from './readiness-probe.js';
+import { key } from '../config-key.js';
 
 /** Mender services answer alive checks with 204 and no body (docs/protocol.md). */
 export const aliveEndpoint: Interceptor = {
@@ -94,8 +95,10 @@ function admit(
     if (allowDeviceApiOnHttp) return undefined;
     return new GatewayError(
       'MGW_DEVICE_FORBIDDEN',
-      'the device API needs HTTPS with a client certificate (Features.mTLS is enabled)',
-      { hint: 'Point the device at the HTTPS listener, or set Features.mTLS.AllowDeviceAPIOnHTTP.' },
+      `the device API needs HTTPS with a client certificate (${key('Features.mTLS')} is enabled)`,
+      {
+        hint: `Point the device at the HTTPS listener, or set ${key('Features.mTLS.AllowDeviceAPIOnHTTP')}.`,
+      },
     );
   }
   const socket = exchange.req.socket;

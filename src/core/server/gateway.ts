@@ -39,6 +39,7 @@ import type { Interceptor } from './interceptor.js';
 import { setBodyIdleTimeout } from '../http/read-body.js';
 import { ARTIFACT_ROUTE } from '../artifacts/artifact-link.js';
 import type { BoundAddress } from './device-listeners.js';
+import { key } from '../config-key.js';
 
 export type { BoundAddress } from './device-listeners.js';
 
@@ -288,9 +289,9 @@ const artifactLinksDisabled: Interceptor = {
     exchange.fail(
       new GatewayError(
         'MGW_NOT_FOUND',
-        'artifact links are not served: Features.ArtifactsProxy is disabled',
+        `artifact links are not served: ${key('Features.ArtifactsProxy')} is disabled`,
         {
-          hint: 'Enable Features.ArtifactsProxy, or poll deployments/next for a link to storage.',
+          hint: `Enable ${key('Features.ArtifactsProxy')}, or poll deployments/next for a link to storage.`,
         },
       ),
     );
@@ -309,7 +310,7 @@ function logStartupWarnings(config: GatewayConfig, proxy: ProxyEnv, logger: Logg
   if (config.upstream.insecureSkipVerify) {
     logger.warn(
       { upstream: config.upstream.url.origin },
-      'UpstreamServer.InsecureSkipVerify is on: the upstream certificate is NOT verified; anyone on the path can impersonate the Mender server',
+      `${key('UpstreamServer.InsecureSkipVerify')} is on: the upstream certificate is NOT verified; anyone on the path can impersonate the Mender server`,
     );
   }
   if (proxy.httpProxy !== undefined || proxy.httpsProxy !== undefined) {

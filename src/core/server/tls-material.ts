@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { GatewayError } from '../errors.js';
+import { key as configKey } from '../config-key.js';
 
 export interface ServerTlsMaterial {
   cert: string;
@@ -23,15 +24,15 @@ async function readPem(path: string, what: string, key: string): Promise<string>
  * bad file is one clear error at start-up instead of a TLS failure on the first device.
  */
 export async function loadServerTls(certPath: string, keyPath: string): Promise<ServerTlsMaterial> {
-  const cert = await readPem(certPath, 'server certificate', 'HTTPS.ServerCertificate');
-  const key = await readPem(keyPath, 'server key', 'HTTPS.ServerKey');
+  const cert = await readPem(certPath, 'server certificate', configKey('HTTPS.ServerCertificate'));
+  const key = await readPem(keyPath, 'server key', configKey('HTTPS.ServerKey'));
   let leaf: X509Certificate;
   try {
     leaf = new X509Certificate(cert);
   } catch (err) {
     throw new GatewayError(
       'MGW_TLS_MATERIAL',
-      `HTTPS.ServerCertificate ${certPath} is not a PEM certificate`,
+      `${configKey('HTTPS.ServerCertificate')} ${certPath} is not a PEM certificate`,
       {
         cause: err,
         hint: 'The file must start with "-----BEGIN CERTIFICATE-----" (leaf first, then intermediates).',
@@ -42,7 +43,7 @@ export async function loadServerTls(certPath: string, keyPath: string): Promise<
     if (!leaf.checkPrivateKey(createPrivateKey(key))) {
       throw new GatewayError(
         'MGW_TLS_MATERIAL',
-        `HTTPS.ServerKey ${keyPath} does not match HTTPS.ServerCertificate ${certPath}`,
+        `${configKey('HTTPS.ServerKey')} ${keyPath} does not match ${configKey('HTTPS.ServerCertificate')} ${certPath}`,
         {
           hint: 'Use the key the certificate was issued for.',
         },
@@ -50,10 +51,14 @@ export async function loadServerTls(certPath: string, keyPath: string): Promise<
     }
   } catch (err) {
     if (err instanceof GatewayError) throw err;
-    throw new GatewayError('MGW_TLS_MATERIAL', `HTTPS.ServerKey ${keyPath} is not a readable private key`, {
-      cause: err,
-      hint: 'Give an unencrypted PEM private key (PKCS#8, PKCS#1 or SEC1).',
-    });
+    throw new GatewayError(
+      'MGW_TLS_MATERIAL',
+      `${configKey('HTTPS.ServerKey')} ${keyPath} is not a readable private key`,
+      {
+        cause: err,
+        hint: 'Give an unencrypted PEM private key (PKCS#8, PKCS#1 or SEC1).',
+      },
+    );
   }
   return { cert, key };
 }

@@ -11,6 +11,7 @@ import type { CertificateSummary } from '../pki/index.js';
 import type { SetupAnswers } from './setup-answers.js';
 import { checkSetupAnswers, resolveSetupPaths, setupCertificatePaths } from './setup-answers.js';
 import { buildSetupConfig, redactSetupConfig, renderSetupConfig } from './setup-config.js';
+import { key } from '../config-key.js';
 
 export interface ApplySetupOptions {
   answers: SetupAnswers;
@@ -123,8 +124,9 @@ export async function applySetup(options: ApplySetupOptions): Promise<SetupResul
     // behind; only the files still to be created are allowed to be missing at this point.
     const pending = new Set<string>();
     if (answers.createCerts) {
-      pending.add('$.HTTPS.ServerCertificate').add('$.HTTPS.ServerKey');
-      if (answers.mtls && answers.mtlsCa === undefined) pending.add('$.Features.mTLS.CACertificate');
+      pending.add(`$.${key('HTTPS.ServerCertificate')}`).add(`$.${key('HTTPS.ServerKey')}`);
+      if (answers.mtls && answers.mtlsCa === undefined)
+        pending.add(`$.${key('Features.mTLS.CACertificate')}`);
     }
     const early = await validateStaged(temp, out);
     const earlyErrors = early.errors.filter((issue) => !pending.has(issue.path));

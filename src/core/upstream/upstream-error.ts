@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors.js';
 import { errnoCode } from '../file-errors.js';
+import { key } from '../config-key.js';
 
 /**
  * Map a failure of an upstream call to the gateway's error codes, in one place (as fastify/fastify-reply-from
@@ -51,6 +52,6 @@ export function upstreamFailure(err: unknown, target: string): GatewayError {
   }
   return new GatewayError('MGW_UPSTREAM_UNREACHABLE', `upstream ${target} unreachable (${code})`, {
     cause: err,
-    hint: 'Check the uplink, DNS, proxy settings and UpstreamServer.URL; devices will retry.',
+    hint: `Check the uplink, DNS, proxy settings and ${key('UpstreamServer.URL')}; devices will retry.`,
   });
 }

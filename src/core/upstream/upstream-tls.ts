@@ -3,6 +3,7 @@ import { createSecureContext, rootCertificates } from 'node:tls';
 import type { ConnectionOptions } from 'node:tls';
 import { GatewayError } from '../errors.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
+import { key } from '../config-key.js';
 
 /**
  * TLS options for every outbound connection (API relay, WebSocket tunnels, management
@@ -21,7 +22,7 @@ export async function loadUpstreamTls(upstream: GatewayConfig['upstream']): Prom
   } catch (err) {
     throw new GatewayError(
       'MGW_TLS_MATERIAL',
-      `cannot read UpstreamServer.CACertificate ${upstream.caCertificate}`,
+      `cannot read ${key('UpstreamServer.CACertificate')} ${upstream.caCertificate}`,
       {
         cause: err,
         hint: 'Check the path and that the gateway user may read it.',
@@ -31,7 +32,7 @@ export async function loadUpstreamTls(upstream: GatewayConfig['upstream']): Prom
   if (!extra.includes('-----BEGIN CERTIFICATE-----')) {
     throw new GatewayError(
       'MGW_TLS_MATERIAL',
-      `UpstreamServer.CACertificate ${upstream.caCertificate} holds no PEM certificate`,
+      `${key('UpstreamServer.CACertificate')} ${upstream.caCertificate} holds no PEM certificate`,
       {
         hint: 'The file must contain one or more "-----BEGIN CERTIFICATE-----" blocks.',
       },

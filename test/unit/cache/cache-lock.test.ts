@@ -41,7 +41,7 @@ describe('CacheLock', () => {
       const error = await new CacheLock(dir).acquire().catch((err: unknown) => err);
       expect(error).toMatchObject({ code: 'MGW_CACHE_LOCKED' });
       expect((error as Error).message).toContain(`PID ${child.pid} on ${hostname()}`);
-      expect((error as { hint: string }).hint).toContain('Features.ArtifactsProxy.Cache.Path');
+      expect((error as { hint: string }).hint).toContain('Features.ArtifactsProxy.ArtifactsCache.Path');
     } finally {
       child.kill();
     }

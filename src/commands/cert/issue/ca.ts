@@ -16,6 +16,7 @@ import {
   validateWith,
 } from '../../../cli/cert-issue.js';
 import { checkNameAttribute, MAX_COMMON_NAME_LENGTH } from '../../../core/pki/index.js';
+import { key } from '../../../core/config-key.js';
 
 export default class CertIssueCa extends GatewayCommand {
   static override summary = 'Create a CA: a self-signed root, or an intermediate signed by another CA.';
@@ -24,7 +25,7 @@ export default class CertIssueCa extends GatewayCommand {
 
 The certificate has basicConstraints CA:TRUE with a path length (critical), keyUsage keyCertSign and cRLSign (critical), and subject/authority key identifiers. Without --ca-cert/--ca-key it is a self-signed root (path length 1 by default: it may sign one level of intermediates); with them it is an intermediate (path length 0: it signs only server and device certificates).
 
-Give the root to the gateway as Features.mTLS.CACertificate and to devices as ServerCertificate (the CA of the gateway's server certificate). Keep ca.key offline.`;
+Give the root to the gateway as ${key('Features.mTLS.CACertificate')} and to devices as ServerCertificate (the CA of the gateway's server certificate). Keep ca.key offline.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --common-name "Acme Devices Root CA" --organization Acme --out-dir pki',

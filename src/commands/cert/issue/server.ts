@@ -15,6 +15,7 @@ import {
   runIssueCommand,
   validateWith,
 } from '../../../cli/cert-issue.js';
+import { key } from '../../../core/config-key.js';
 
 export default class CertIssueServer extends GatewayCommand {
   static override summary =
@@ -22,9 +23,9 @@ export default class CertIssueServer extends GatewayCommand {
 
   static override description = `Writes <name>.crt and <name>.key (default server.crt, server.key) to --out-dir, signed by --ca-cert/--ca-key. Every --dns name and --ip address goes into subjectAltName (TLS clients match only those); the first one is also the CN. extKeyUsage is serverAuth.
 
-When the CA is an intermediate, server.crt holds the certificate followed by the intermediates (--no-chain for the certificate alone), which is what HTTPS.ServerCertificate expects: devices usually trust only the root.
+When the CA is an intermediate, server.crt holds the certificate followed by the intermediates (--no-chain for the certificate alone), which is what ${key('HTTPS.ServerCertificate')} expects: devices usually trust only the root.
 
-Configure the gateway with HTTPS.ServerCertificate=server.crt and HTTPS.ServerKey=server.key.`;
+Configure the gateway with ${key('HTTPS.ServerCertificate')}=server.crt and ${key('HTTPS.ServerKey')}=server.key.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --ca-cert pki/ca.crt --ca-key pki/ca.key --dns gateway.example.com --ip 10.0.0.1 --out-dir pki',
