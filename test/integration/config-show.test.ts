@@ -54,6 +54,13 @@ describe('mender-gw config show', () => {
     expect(stdout).not.toContain(SECRET);
   });
 
+  it('lists the keys the file and environment leave out with their defaults', async () => {
+    const { stdout } = await run(process.execPath, [BIN, 'config', 'show', '--config', file], { env });
+    expect(stdout).toMatch(/^HTTPS\.Listen += ":443" +# default$/m);
+    expect(stdout).toMatch(/^Metrics\.Listen += "127\.0\.0\.1:9102" +# default$/m);
+    expect(stdout).toMatch(/^Features\.mTLS\.MenderPassword += null +# default$/m);
+  });
+
   it('--json gives the same settings as data', async () => {
     const { stdout } = await run(process.execPath, [BIN, 'config', 'show', '--config', file, '--json'], {
       env,
@@ -65,6 +72,7 @@ describe('mender-gw config show', () => {
       value: '127.0.0.1:9090',
       source: 'env HTTP_LISTEN',
     });
+    expect(shown.settings).toContainEqual({ key: 'Drain.Period', value: '30s', source: 'default' });
     expect(stdout).not.toContain(SECRET);
   });
 

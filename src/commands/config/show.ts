@@ -7,7 +7,7 @@ import { renderError } from '../../cli/render-error.js';
 export default class ConfigShowCommand extends GatewayCommand {
   static override summary = 'Print the settings serve would run with, each value with its source.';
 
-  static override description = `Reads the configuration file and the environment exactly as "serve" does and prints every setting they give as KEY = VALUE with where it came from: the file, or an environment variable (by name). Settings not listed take their defaults (docs/configuration.md). Secrets (MenderPassword, SignatureSecret) are shown as [redacted]. An invalid configuration is refused with the same errors as "serve".
+  static override description = `Reads the configuration file and the environment exactly as "serve" does and prints every key of the configuration as KEY = VALUE with where its value came from: "default", the file, or an environment variable (by name). A key with no value and no default shows null. Secrets (MenderPassword, SignatureSecret) are shown as [redacted]. An invalid configuration is refused with the same errors as "serve".
 
 Without --config, /etc/mender/mender-gateway.conf is read if it exists, else the environment alone.`;
 

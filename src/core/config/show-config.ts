@@ -1,5 +1,7 @@
-import { isSecretPath } from './config-issue.js';
-import type { JsonPath } from './config-issue.js';
+import { httpsEnabledDefault } from './build-gateway-config.js';
+import { isSecretPath, valueAt } from './config-issue.js';
+import type { RawConfig } from './config-schema.js';
+import { CONFIG_TABLE, type ConfigEntry } from './config-table.js';
 import { evaluateConfig, validConfig } from './load-config.js';
 import type { LoadConfigOptions } from './load-config.js';
 
@@ -7,8 +9,9 @@ import type { LoadConfigOptions } from './load-config.js';
 export interface ShownSetting {
   /** Dotted key as in the file, e.g. `HTTPS.Listen`. */
   key: string;
+  /** `null` when the key has no value at all (not set, no default). */
   value: unknown;
-  /** `file <path>` or `env <NAME>`. */
+  /** `default`, `file <path>` or `env <NAME>`. */
   source: string;
 }
 
@@ -20,28 +23,25 @@ export interface ConfigShow {
 export const REDACTED = '[redacted]';
 
 /**
- * The settings `serve` would run with, each with its source (the file or an environment
- * variable), secrets redacted: like `nginx -T`, the answer to "what is this gateway actually
- * using?". Settings the file and environment leave out take their defaults and are not listed.
- * Refuses an invalid configuration exactly as `serve` does (the same pipeline).
+ * The settings `serve` would run with: every key of the config table, in its order, with its
+ * effective value and its source (the file, an environment variable, or the default), secrets
+ * redacted. Like `nginx -T`, the answer to "what is this gateway actually using?". Refuses an
+ * invalid configuration exactly as `serve` does (the same pipeline).
  */
 export async function showConfig(options: LoadConfigOptions = {}): Promise<ConfigShow> {
   const evaluation = await evaluateConfig(options);
   await validConfig(evaluation, options);
   const { effective, sources } = evaluation;
-  const settings: ShownSetting[] = [];
-  const walk = (value: unknown, path: JsonPath): void => {
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      for (const [key, child] of Object.entries(value)) walk(child, [...path, key]);
-      return;
+  const settings = (CONFIG_TABLE as readonly ConfigEntry[]).map((entry): ShownSetting => {
+    const path = entry.key.split('.');
+    const given = valueAt(effective, path);
+    // `""` means "not set", as in the file (config-schema.ts).
+    if (given !== undefined && given !== '' && sources !== undefined) {
+      return { key: entry.key, value: isSecretPath(path) ? REDACTED : given, source: sources.of(path) };
     }
-    if (value === undefined || sources === undefined) return;
-    settings.push({
-      key: path.join('.'),
-      value: isSecretPath(path) ? REDACTED : value,
-      source: sources.of(path),
-    });
-  };
-  walk(effective, []);
+    const value =
+      entry.key === 'HTTPS.Enabled' ? httpsEnabledDefault((effective ?? {}) as RawConfig) : entry.default;
+    return { key: entry.key, value: value ?? null, source: 'default' };
+  });
   return { file: evaluation.file, settings };
 }
