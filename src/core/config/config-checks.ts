@@ -5,6 +5,7 @@ import type { ConfigDraft } from './build-gateway-config.js';
 import { configIssue, valueAt, type ConfigSources, type JsonPath } from './config-issue.js';
 import { configEntry, keyPath, type ConfigKey } from './config-table.js';
 import { key } from '../config-key.js';
+import { errnoCode } from '../file-errors.js';
 
 /**
  * Rules that involve more than one key, and the files the config points at — docs/protocol.md §6.2 (last
@@ -294,7 +295,7 @@ async function fileProblem(file: string): Promise<{ message: string; hint: strin
     await access(file, constants.R_OK);
     return undefined;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return { message: 'does not exist', hint: 'check the path' };
     if (code === 'EACCES' || code === 'EPERM') {
       return {

@@ -12,6 +12,7 @@ import { parseJsonWithLocation } from './json-location.js';
 import { checkKeys } from './unknown-keys.js';
 import { runStartupChecks } from './startup-checks.js';
 import { checkEnvTypos } from './env-typos.js';
+import { errnoCode } from '../file-errors.js';
 
 export { DEFAULT_CONFIG_PATH } from './config-defaults.js';
 
@@ -175,7 +176,7 @@ async function readConfigFile(path: string | undefined, cwd: string): Promise<Co
   try {
     text = await readFile(absolute, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoCode(err);
     if (!explicit && code === 'ENOENT') return undefined; // env-only (Docker) usage
     throw unreadable(absolute, code, err);
   }

@@ -9,6 +9,7 @@ import { parseBlacklist } from '../mtls/serial-blacklist.js';
 import { configIssue, formatJsonPath, type ConfigSources, type JsonPath } from './config-issue.js';
 import { keyPath } from './config-table.js';
 import { key as configKey } from '../config-key.js';
+import { errnoCode } from '../file-errors.js';
 
 /**
  * What `serve` checks in the files a configuration names before it opens a port, as one
@@ -53,7 +54,7 @@ async function readText(path: string): Promise<string | Problem[]> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    const code = errnoCode(err) ?? String(err);
     return error(`${path} cannot be read (${code})`, 'check the path and that the gateway user may read it');
   }
 }
