@@ -353,6 +353,46 @@ describe('mender-gw cache ls', () => {
     expect(result?.totals.entries).toBe(4);
   });
 
+  it('--config that serve would refuse for another reason still finds the cache, with a warning', async () => {
+    const cache = await populate();
+    const conf = join(cache.dir, '..', 'broken-gateway.conf');
+    const write = (path: unknown): Promise<void> =>
+      writeFile(
+        conf,
+        JSON.stringify({
+          // HTTPS on without its certificate and key: serve refuses this configuration.
+          HTTPS: { Enabled: true, Listen: ':443' },
+          UpstreamServer: { URL: 'https://hosted.mender.io' },
+          Features: {
+            ArtifactsProxy: {
+              Enabled: true,
+              DomainWhitelist: ['s3.example.test'],
+              ArtifactsCache: { Enabled: true, Path: path },
+            },
+          },
+        }),
+      );
+    await write('artifacts');
+    const { result, error } = await runCommand<CacheInspection>(
+      ['cache', 'ls', '--config', conf, '--json'],
+      LOAD,
+    );
+    expect(error).toBeUndefined();
+    expect(result?.dir).toBe(cache.dir);
+    expect(result?.totals.entries).toBe(4);
+    const { stderr } = await runCommand(['cache', 'ls', '--config', conf], LOAD);
+    expect(stderr).toMatch(
+      /broken-gateway\.conf has \d+ error\(s\), so serve would refuse it \(mender-gw config validate lists them\); its cache path was used anyway/,
+    );
+
+    // When the cache path itself is what is wrong, there is nothing to go on.
+    await write(42);
+    const refused = await runCommand(['cache', 'ls', '--config', conf], LOAD);
+    expect(refused.error?.oclif?.exit).toBe(1);
+    expect(refused.stderr).toMatch(/^MGW_CONFIG_INVALID: /);
+    expect(refused.stderr).toMatch(/or name the cache directory itself with --path/);
+  });
+
   it('a missing cache directory: MGW_CACHE_NOT_FOUND with a hint, exit 1', async () => {
     const missing = join(root, 'no-such-cache');
     const { stderr, stdout, error } = await runCommand(['cache', 'ls', '--path', missing], LOAD);

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { GatewayError, isGatewayError } from '../errors.js';
-import { loadConfig } from '../config/load-config.js';
+import { evaluateConfig, validConfig } from '../config/load-config.js';
+import type { ConfigEvaluation } from '../config/load-config.js';
+import { key } from '../config-key.js';
 
 /** Where the offline `cache` commands look, and why there. */
 export interface CacheLocation {
@@ -34,25 +36,37 @@ export async function resolveCacheLocation(options: CacheLocationOptions = {}): 
   if (options.path !== undefined) {
     return { dir: resolve(cwd, options.path), source: 'path', configFile: undefined, warnings: [] };
   }
-  let loaded: Awaited<ReturnType<typeof loadConfig>>;
+  const load = { path: options.configPath, env: options.env, cwd, checkFiles: false };
+  const more = 'or name the cache directory itself with --path';
+  let evaluation: ConfigEvaluation;
   try {
-    loaded = await loadConfig({ path: options.configPath, env: options.env, cwd, checkFiles: false });
+    evaluation = await evaluateConfig(load);
+    // The cache needs only its own path: a configuration serve would refuse for another reason
+    // (a missing certificate, mTLS without a user) still says where the cache is, and an
+    // operator cleaning up a broken gateway's disk must be able to use these commands.
+    const draft = evaluation.draft;
+    const cachePath = `$.${key('Features.ArtifactsProxy.ArtifactsCache.Path')}`;
+    const errors = evaluation.issues.filter((i) => i.severity === 'error');
+    if (evaluation.config === undefined && (draft === undefined || errors.some((i) => i.path === cachePath)))
+      await validConfig(evaluation, load);
+    const cache = (evaluation.config ?? draft)?.artifactsProxy.cache;
+    if (cache === undefined) throw new Error('internal: a configuration without its cache settings');
+    const warnings: string[] = [];
+    const where = evaluation.file ?? 'the environment-only configuration';
+    if (evaluation.config === undefined) {
+      warnings.push(
+        `${where} has ${String(errors.length)} error(s), so serve would refuse it (mender-gw config validate lists them); its cache path was used anyway`,
+      );
+    }
+    if (!cache.enabled)
+      warnings.push(`the artifact cache is disabled in ${where}; using its path ${cache.path}`);
+    return { dir: cache.path, source: 'config', configFile: evaluation.file, warnings };
   } catch (err) {
     if (!isGatewayError(err)) throw err;
-    const more = 'or name the cache directory itself with --path';
     throw new GatewayError(err.code, err.message, {
       cause: err,
       details: err.details,
       hint: err.hint === undefined ? more : `${err.hint}; ${more}`,
     });
   }
-  const { config } = loaded;
-  const warnings: string[] = [];
-  const where = config.sourceFile ?? 'the environment-only configuration';
-  if (!config.artifactsProxy.cache.enabled) {
-    warnings.push(
-      `the artifact cache is disabled in ${where}; using its path ${config.artifactsProxy.cache.path}`,
-    );
-  }
-  return { dir: config.artifactsProxy.cache.path, source: 'config', configFile: config.sourceFile, warnings };
 }

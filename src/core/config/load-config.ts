@@ -84,6 +84,12 @@ export interface ConfigEvaluation {
   effective?: unknown;
   /** Where each setting came from (when the settings validate). */
   sources?: ConfigSources;
+  /**
+   * Every value typed, defaulted and resolved, before the rules between keys and the file
+   * checks: present when each value is valid on its own, even if `serve` would refuse the
+   * whole. The offline `cache` commands read the cache path from it.
+   */
+  draft?: ConfigDraft;
 }
 
 /**
@@ -112,7 +118,7 @@ export async function evaluateConfig(options: LoadConfigOptions = {}): Promise<C
   const json = file === undefined ? {} : parseConfigJson(file.text, file.path);
   let envOverrides: string[] = [];
   // Filled in as the pipeline gets that far.
-  const reached: { effective?: unknown; sources?: ConfigSources } = {};
+  const reached: { effective?: unknown; sources?: ConfigSources; draft?: ConfigDraft } = {};
   const done = (config?: GatewayConfig): ConfigEvaluation => ({
     file: file?.path,
     issues,
@@ -154,6 +160,7 @@ export async function evaluateConfig(options: LoadConfigOptions = {}): Promise<C
 
   reached.effective = validation.data;
   const { draft, issues: buildIssues } = buildGatewayConfig(validation.data, sources, cwd);
+  reached.draft = draft;
   issues.push(...buildIssues, ...checkConfig(draft, sources));
   if (options.checkFiles ?? true) {
     issues.push(...(await checkConfigFiles(draft, sources, overlay.raw)));
