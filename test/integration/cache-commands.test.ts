@@ -191,7 +191,12 @@ async function pin(cache: Cache, key: string, pid = process.pid): Promise<void> 
   await writeFile(join(cache.dir, IN_USE_DIR, `${key}.${pid}`), '');
 }
 
+let savedColumns: string | undefined;
+
 beforeAll(async () => {
+  // Wide enough for every column in full; fitting narrow terminals is cache-tables.test.ts's.
+  savedColumns = process.env.COLUMNS;
+  process.env.COLUMNS = '200';
   if (!existsSync(join(ROOT, 'dist/commands/cache/prune.js'))) {
     throw new Error('dist/ is missing or stale: run `npm run build` before these tests (npm test does)');
   }
@@ -210,6 +215,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const [name, value] of savedEnv) if (value !== undefined) process.env[name] = value;
+  if (savedColumns === undefined) delete process.env.COLUMNS;
+  else process.env.COLUMNS = savedColumns;
   await Promise.all(openWriters.map((w) => w.abort()));
   await rm(root, { recursive: true, force: true });
 });
@@ -232,21 +239,23 @@ describe('mender-gw cache ls', () => {
       expect(found, `a row with ${text}`).toBeDefined();
       return found!;
     };
-    expect(row('Artifact')).toMatch(/Artifact.*Device types.*Size.*State.*Last access.*Hits.*Served.*Key/);
+    expect(row('Artifact')).toMatch(/Artifact.*Device types.*Size.*Status.*Accessed.*Hits.*Served.*Key/);
     expect(row('release-a')).toMatch(
       new RegExp(
-        `release-a .*raspberrypi4, raspberrypi5 .*${formatByteSize(cache.size('a'))} .*complete .*\\(60d ago\\) .* 12 .*${cache.keys.a.slice(0, 12)}`,
+        `release-a .*raspberrypi4, raspberrypi5 .*${formatByteSize(cache.size('a'))} .*complete .* 60d ago .* 12 .*${cache.keys.a.slice(0, 12)}`,
       ),
     );
-    expect(row('release-b')).toMatch(/qemux86-64 .*complete, in use .*\(1h ago\) .* 3 /);
+    expect(row('release-b')).toMatch(/qemux86-64 .*complete, in use .* 1h ago .* 3 /);
     // xz header: the name comes from the metadata, the device types are unknown.
     expect(row('release-c')).toMatch(/release-c .*unknown \(compressed header: xz\)/);
     expect(row('release-e')).toMatch(
       new RegExp(`release-e .*raspberrypi5 .*8\\.0 KiB so far .*filling \\(pid ${process.pid}\\)`),
     );
     const total = cache.size('a') + cache.size('b') + cache.size('c') + cache.size('d');
-    expect(row('Total:')).toBe(
-      `Total: 4 entries, ${formatByteSize(total)}; 1 download in progress (8.0 KiB so far); 4 debris files, ${formatByteSize(await debrisBytes(cache))} (cache prune removes them)`,
+    expect(row('Total:')).toBe(`Total: 4 entries, ${formatByteSize(total)}`);
+    expect(row('in progress')).toBe('  1 download in progress, 8.0 KiB so far');
+    expect(row('debris')).toBe(
+      `  4 debris files, ${formatByteSize(await debrisBytes(cache))} (cache prune removes them)`,
     );
     expect(row('Volume:')).toMatch(
       new RegExp(`^Volume: [\\d.]+ [KMGT]iB free of [\\d.]+ [KMGT]iB \\(${cache.dir}\\)$`),
@@ -429,14 +438,15 @@ describe('mender-gw cache prune', () => {
       ['cache', 'prune', '-p', cache.dir, '--older-than', '720h', '--dry-run'],
       LOAD,
     );
+    // A dry run lists every item on stdout; the summary is on stderr.
     expect(text.stdout).toMatch(
       /^would remove release-a \(.*last access 60d ago, 12 hits.*\): not accessed for more than 720h$/m,
     );
     expect(text.stdout).toMatch(
       /^would remove debris .*\.partial \(4\.9 KiB\): download interrupted: process \d+ is gone$/m,
     );
-    expect(text.stdout).toMatch(
-      /^Would free .* \(2 entries and 4 debris files\); 2 entries \(.*\) would remain\.$/m,
+    expect(text.stderr).toMatch(
+      /^would remove 2 entries, 4 debris files: would free .*; 2 entries \(.*\) would remain in \d+\.\d s$/m,
     );
     expect(await files(cache.dir)).toEqual(before);
   });
@@ -444,14 +454,15 @@ describe('mender-gw cache prune', () => {
   it('--older-than: removes old entries and debris; keeps recent entries, live downloads and foreign files', async () => {
     const cache = await populate();
     const debris = await debrisBytes(cache);
-    const { result, stdout, error } = await runCommand<PruneResult>(
-      ['cache', 'prune', '--path', cache.dir, '--older-than', '30d'],
+    const { result, stdout, stderr, error } = await runCommand<PruneResult>(
+      ['cache', 'prune', '--path', cache.dir, '--older-than', '30d', '--verbose'],
       LOAD,
     );
     expect(error).toBeUndefined();
     expect(stdout).toMatch(/^removed release-a .*: not accessed for more than 30d$/m);
     expect(stdout).toMatch(/^removed release-c .*: not accessed for more than 30d$/m);
-    expect(stdout).toMatch(/^1 download in progress left alone\.$/m);
+    expect(stderr).toMatch(/^removed 2 entries, 4 debris files: freed .*; 2 entries \(.*\) remain in /m);
+    expect(stderr).toMatch(/^1 download in progress left alone\.$/m);
     expect(result?.freedBytes).toBe(cache.size('a') + cache.size('c') + debris);
 
     const left = await files(cache.dir);
@@ -489,13 +500,17 @@ describe('mender-gw cache prune', () => {
 
     // A unit: 1 KiB leaves nothing but what is in use.
     await pin(cache, cache.keys.d);
-    const tight = await runCommand(['cache', 'prune', '--path', cache.dir, '--max-size', '1KiB'], LOAD);
+    const tight = await runCommand(
+      ['cache', 'prune', '--path', cache.dir, '--max-size', '1KiB', '--verbose'],
+      LOAD,
+    );
     expect(tight.error).toBeUndefined();
     expect(tight.stdout).toMatch(
       /^removed release-b .*: least recently accessed while the cache exceeds 1KiB$/m,
     );
     expect(tight.stdout).toMatch(/^skipped release-d .*: in use by a running serve$/m);
-    expect(tight.stdout).toMatch(
+    expect(tight.stderr).toMatch(/; 1 entry in use skipped in \d+\.\d s$/m);
+    expect(tight.stderr).toMatch(
       /^The cache still exceeds --max-size 1KiB because entries in use were skipped/m,
     );
     expect(await files(cache.dir)).toContain(`${cache.keys.d}.mender`);
@@ -506,7 +521,7 @@ describe('mender-gw cache prune', () => {
     await pin(cache, cache.keys.a);
     await pin(cache, cache.keys.c, DEAD_PID); // a marker left by a crashed serve pins nothing
     const { result, stdout, error } = await runCommand<PruneResult>(
-      ['cache', 'prune', '--path', cache.dir, '--all', '--json'],
+      ['cache', 'prune', '--path', cache.dir, '--all', '--yes', '--json'],
       LOAD,
     );
     expect(error).toBeUndefined();
@@ -532,7 +547,7 @@ describe('mender-gw cache prune', () => {
     await serving.open();
     const opened = await serving.openReader(cache.keys.b);
     expect(opened).toBeDefined();
-    const { error } = await runCommand(['cache', 'prune', '--path', cache.dir, '--all'], LOAD);
+    const { error } = await runCommand(['cache', 'prune', '--path', cache.dir, '--all', '--yes'], LOAD);
     expect(error).toBeUndefined();
     expect(existsSync(join(cache.dir, `${cache.keys.b}.mender`))).toBe(false);
     const buffer = Buffer.alloc(cache.size('b'));
@@ -551,7 +566,7 @@ describe('mender-gw cache prune', () => {
   it('removes only debris when no entry is selected', async () => {
     const cache = await populate();
     const { result, stdout } = await runCommand<PruneResult>(
-      ['cache', 'prune', '--path', cache.dir, '--older-than', '3650d'],
+      ['cache', 'prune', '--path', cache.dir, '--older-than', '3650d', '--verbose'],
       LOAD,
     );
     expect(result?.removed).toEqual([]);
@@ -574,7 +589,7 @@ describe('mender-gw cache prune', () => {
       const { stderr, error } = await runCommand(['cache', 'prune', '--path', cache.dir], LOAD);
       expect(error?.oclif?.exit).toBe(2);
       expect(stderr).toContain(
-        'MGW_CACHE_INVALID_INPUT: nothing selected to prune: give --older-than, --max-size or --all',
+        'MGW_CACHE_INVALID_INPUT: nothing selected to prune: give --older-than, --max-size, --all or --quarantine',
       );
       process.exitCode = undefined;
       const json = await runCommand(['cache', 'prune', '--path', cache.dir, '--json'], LOAD);

@@ -27,6 +27,7 @@ const LOAD = { root: ROOT, ignoreManifest: true };
 const ENV_NAMES = ENV_OVERRIDES.flatMap((e) => [e.env, ...(e.aliases ?? []).map((a) => a.env)]);
 const savedEnv = new Map<string, string | undefined>();
 let root: string;
+let savedColumns: string | undefined;
 
 const keyOf = (id: string): string =>
   cacheKeyFor(new URL(`https://s3.example.test/mender-artifacts/tenant/${id}`));
@@ -75,6 +76,9 @@ beforeAll(async () => {
     throw new Error('dist/ is missing or stale: run `npm run build` before these tests (npm test does)');
   }
   root = await mkdtemp(join(tmpdir(), 'mgw-cache-verify-cmd-'));
+  // Wide enough for every column in full; fitting narrow terminals is cache-tables.test.ts's.
+  savedColumns = process.env.COLUMNS;
+  process.env.COLUMNS = '200';
   for (const name of ENV_NAMES) {
     savedEnv.set(name, process.env[name]);
     // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a clean environment for --config
@@ -83,6 +87,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const [name, value] of savedEnv) if (value !== undefined) process.env[name] = value;
+  if (savedColumns === undefined) delete process.env.COLUMNS;
+  else process.env.COLUMNS = savedColumns;
   await rm(root, { recursive: true, force: true });
 });
 afterEach(() => {
@@ -91,18 +97,24 @@ afterEach(() => {
 });
 
 describe('mender-gw cache verify', () => {
-  it('an intact cache: a table of ok entries, a summary line, exit 0, nothing moved', async () => {
+  it('an intact cache: no table, a summary line on stderr; --verbose: every entry; exit 0, nothing moved', async () => {
     const cache = await populate();
     const before = (await readdir(cache.dir)).sort();
-    const { stdout, stderr, error } = await runCommand(['cache', 'verify', '--path', cache.dir], LOAD);
+    const quiet = await runCommand(['cache', 'verify', '--path', cache.dir], LOAD);
+    expect(quiet.error).toBeUndefined();
+    expect(quiet.stdout).toBe('');
+    expect(quiet.stderr).toMatch(/^verified 3 entries \(192\.0 KiB\) in \d+\.\d s: all ok\n$/);
+    const { stdout, stderr, error } = await runCommand(
+      ['cache', 'verify', '--path', cache.dir, '--verbose'],
+      LOAD,
+    );
     expect(error).toBeUndefined();
-    expect(stderr).toBe('');
+    expect(stderr).toMatch(/^verified 3 entries /);
     for (const id of ['a', 'b', 'c']) {
       expect(stdout).toMatch(
         new RegExp(`│ release-${id} +│ +64\\.0 KiB │ ok +│ +│ +│ ${keyOf(id).slice(0, 12)} │`),
       );
     }
-    expect(stdout).toMatch(/^Checked 3 entries \(192\.0 KiB hashed\): all ok\.$/m);
     expect((await readdir(cache.dir)).sort()).toEqual(before);
   });
 
@@ -110,8 +122,9 @@ describe('mender-gw cache verify', () => {
     const cache = await populate();
     await flipByte(dataPath(cache, 'b'), 1000);
     await truncate(dataPath(cache, 'c'), 100);
-    const { stdout, error } = await runCommand(['cache', 'verify', '--path', cache.dir], LOAD);
+    const { stdout, stderr, error } = await runCommand(['cache', 'verify', '--path', cache.dir], LOAD);
     expect(error?.oclif?.exit).toBe(1);
+    expect(stdout).not.toMatch(/release-a/); // only problems without --verbose
     expect(stdout).toMatch(
       new RegExp(
         `│ release-b +│ +64\\.0 KiB │ hash mismatch +│ SHA-256 [0-9a-f]{12}… on disk, [0-9a-f]{12}… recorded │ quarantined +│ ${keyOf('b').slice(0, 12)} │`,
@@ -120,8 +133,8 @@ describe('mender-gw cache verify', () => {
     expect(stdout).toMatch(
       /│ release-c +│ +64\.0 KiB │ size mismatch +│ 100 bytes on disk, 65536 recorded +│ quarantined +│/,
     );
-    expect(stdout).toMatch(/^Checked 3 entries \(128\.0 KiB hashed\): 1 ok, 2 bad\.$/m);
-    expect(stdout).toContain(
+    expect(stderr).toMatch(/^verified 3 entries \(128\.0 KiB\) in \d+\.\d s: 1 ok, 2 quarantined$/m);
+    expect(stderr).toContain(
       `Quarantined 2 entries in ${join(cache.dir, QUARANTINE_DIR)}; serve downloads them again when a device asks.`,
     );
     const folders = (await readdir(join(cache.dir, QUARANTINE_DIR))).sort();
@@ -129,12 +142,18 @@ describe('mender-gw cache verify', () => {
     expect(folders.every((f) => /^[0-9a-f]{64}\.\d{8}T\d{6}\.\d{3}Z$/.test(f))).toBe(true);
     expect(await readdir(cache.dir)).not.toContain(`${keyOf('b')}.mender`);
 
-    // The quarantine is invisible to ls and prune, and prune --all leaves it alone.
+    // ls lists the quarantine apart from the entries, and prune --all leaves it alone.
     const ls = await runCommand<CacheInspection>(['cache', 'ls', '--path', cache.dir, '--json'], LOAD);
     expect(ls.result?.entries.map((e) => e.key)).toEqual([keyOf('a')]);
+    expect(ls.result?.quarantined.map((q) => [q.key, q.status]).sort()).toEqual(
+      [
+        [keyOf('b'), 'hash-mismatch'],
+        [keyOf('c'), 'size-mismatch'],
+      ].sort(),
+    );
     expect(ls.result?.debris).toEqual([]);
     const prune = await runCommand<PruneResult>(
-      ['cache', 'prune', '--path', cache.dir, '--all', '--json'],
+      ['cache', 'prune', '--path', cache.dir, '--all', '--yes', '--json'],
       LOAD,
     );
     expect(prune.result?.removed.map((e) => e.key)).toEqual([keyOf('a')]);
@@ -144,7 +163,7 @@ describe('mender-gw cache verify', () => {
     // Verified again: clean.
     const again = await runCommand(['cache', 'verify', '--path', cache.dir], LOAD);
     expect(again.error).toBeUndefined();
-    expect(again.stdout).toMatch(/^No cached artifacts in .*\.$/m);
+    expect(again.stderr).toMatch(/^No cached artifacts in .*\.$/m);
   });
 
   it('--dry-run and --no-quarantine: the same verdict, nothing moved, still exit 1', async () => {
@@ -154,11 +173,11 @@ describe('mender-gw cache verify', () => {
     const dry = await runCommand(['cache', 'verify', '-p', cache.dir, '--dry-run'], LOAD);
     expect(dry.error?.oclif?.exit).toBe(1);
     expect(dry.stdout).toMatch(/│ release-a .*│ hash mismatch .*│ would quarantine +│/);
-    expect(dry.stdout).toMatch(/^1 bad entry left in place \(run without --dry-run to quarantine\)\.$/m);
+    expect(dry.stderr).toMatch(/^1 bad entry left in place \(run without --dry-run to quarantine\)\.$/m);
     const report = await runCommand(['cache', 'verify', '-p', cache.dir, '--no-quarantine'], LOAD);
     expect(report.error?.oclif?.exit).toBe(1);
     expect(report.stdout).toMatch(/│ release-a .*│ hash mismatch .*│ left in place +│/);
-    expect(report.stdout).toMatch(
+    expect(report.stderr).toMatch(
       /^1 bad entry left in place \(run without --no-quarantine to quarantine\)\.$/m,
     );
     expect((await readdir(cache.dir)).sort()).toEqual(before);
@@ -211,10 +230,12 @@ describe('mender-gw cache verify', () => {
       LOAD,
     );
     expect(byName.error?.oclif?.exit).toBe(1);
-    expect(byName.stdout).toMatch(/^Checked 1 entry \(64\.0 KiB hashed\): 0 ok, 1 bad\.$/m);
+    expect(byName.stderr).toMatch(
+      /^verified 1 entry \(64\.0 KiB\) in \d+\.\d s: 0 ok, 1 bad left in place$/m,
+    );
     const none = await runCommand(['cache', 'verify', '--path', cache.dir, '--artifact', 'no-such'], LOAD);
     expect(none.error).toBeUndefined();
-    expect(none.stdout).toMatch(/^No cache entries match the selection in /m);
+    expect(none.stderr).toMatch(/^No cache entries match the selection in /m);
   });
 
   it('--config: ArtifactsCache.Path of the configuration', async () => {

@@ -6,6 +6,8 @@ import { cacheIoError } from './cache-io-error.js';
 import { classify, entryDataName, entryMetaName } from './cache-layout.js';
 import { entryKeysIn, listCacheDir, liveInUseKeys, readEntryFiles } from './cache-reader.js';
 import { readMenderArtifactHeader } from './mender-artifact-header.js';
+import { listQuarantine } from './cache-quarantine.js';
+import type { QuarantinedEntry } from './cache-quarantine.js';
 import { isProcessAlive } from './process-alive.js';
 
 /**
@@ -98,6 +100,8 @@ export interface CacheInspection {
   entries: CachedArtifact[];
   fills: CacheFill[];
   debris: CacheDebris[];
+  /** Entries `cache verify` moved to `quarantine/`; they still take space. */
+  quarantined: QuarantinedEntry[];
   totals: {
     /** Complete entries only. */
     entries: number;
@@ -106,6 +110,8 @@ export interface CacheInspection {
     fillBytes: number;
     debrisFiles: number;
     debrisBytes: number;
+    quarantined: number;
+    quarantinedBytes: number;
   };
   volume: { freeBytes: number; totalBytes: number };
 }
@@ -246,6 +252,7 @@ export async function inspectCache(dir: string, options: InspectOptions = {}): P
   );
   debris.sort((a, b) => a.file.localeCompare(b.file));
   const sum = (values: number[]): number => values.reduce((total, v) => total + v, 0);
+  const quarantined = await listQuarantine(dir);
   const volume = await statfs(dir).then(
     (s) => ({ freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize }),
     (err: unknown) => {
@@ -258,6 +265,7 @@ export async function inspectCache(dir: string, options: InspectOptions = {}): P
     entries,
     fills,
     debris,
+    quarantined,
     totals: {
       entries: entries.length,
       bytes: sum(entries.map((e) => e.size)),
@@ -265,6 +273,8 @@ export async function inspectCache(dir: string, options: InspectOptions = {}): P
       fillBytes: sum(fills.map((f) => f.bytesOnDisk)),
       debrisFiles: debris.length,
       debrisBytes: sum(debris.map((d) => d.bytes)),
+      quarantined: quarantined.length,
+      quarantinedBytes: sum(quarantined.map((q) => q.bytes)),
     },
     volume,
   };

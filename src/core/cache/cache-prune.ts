@@ -9,6 +9,8 @@ import { entryDataName, entryMetaName } from './cache-layout.js';
 import { liveFillKeys } from './cache-reader.js';
 import { parseEntryAge } from './entry-age.js';
 import { pinnedKeysOnDisk } from './entry-pins.js';
+import { removeQuarantined } from './cache-quarantine.js';
+import type { QuarantinedEntry } from './cache-quarantine.js';
 
 /**
  * `mender-gw cache prune`: remove complete cache entries chosen by last access or by a size
@@ -36,6 +38,8 @@ export interface PruneSelection {
   maxSizeBytes: number | undefined;
   /** Every entry that is not in use. */
   all: boolean;
+  /** The entries `cache verify` moved to `quarantine/` (default false). */
+  quarantine?: boolean | undefined;
 }
 
 /** The selectors as typed on the command line. */
@@ -43,6 +47,7 @@ export interface PruneSelectionInput {
   olderThan?: string | undefined;
   maxSize?: string | undefined;
   all?: boolean | undefined;
+  quarantine?: boolean | undefined;
 }
 
 export interface PruneOptions {
@@ -50,6 +55,15 @@ export interface PruneOptions {
   dryRun?: boolean | undefined;
   /** Clock, for tests. */
   now?: Date | undefined;
+  /** Called after each entry, debris file or quarantined entry is removed (or planned, with `dryRun`). */
+  onProgress?: ((progress: PruneProgress) => void) | undefined;
+}
+
+/** How far a prune is: items handled of those planned, and the bytes they freed. */
+export interface PruneProgress {
+  done: number;
+  total: number;
+  bytes: number;
 }
 
 export type PruneReason = 'older-than' | 'max-size' | 'all';
@@ -82,6 +96,8 @@ export interface PruneResult {
   skipped: SkippedEntry[];
   /** Crash debris removed (or that would be). */
   debris: CacheDebris[];
+  /** Quarantined entries removed (or that would be), with `--quarantine`. */
+  quarantined: QuarantinedEntry[];
   /** Bytes of entries and debris removed (or that would be). */
   freedBytes: number;
   /** Complete entries left. */
@@ -94,7 +110,7 @@ export interface PruneResult {
   volume: { freeBytes: number; totalBytes: number };
 }
 
-const SELECTOR_FLAGS = '--older-than, --max-size or --all';
+const SELECTOR_FLAGS = '--older-than, --max-size, --all or --quarantine';
 
 /**
  * Turn the command line's strings into a {@link PruneSelection}. Throws
@@ -121,13 +137,19 @@ export function parsePruneSelection(input: PruneSelectionInput): PruneSelection 
     olderThanMs: parse('--older-than', input.olderThan, parseEntryAge, '30d (or a Go duration such as 720h)'),
     maxSizeBytes: parse('--max-size', input.maxSize, parseByteSize, '10GiB (or 500M, 1.5G, 2TB, bytes)'),
     all: input.all ?? false,
+    quarantine: input.quarantine ?? false,
   };
   assertSelection(selection);
   return selection;
 }
 
 function assertSelection(selection: PruneSelection): void {
-  if (selection.olderThanMs === undefined && selection.maxSizeBytes === undefined && !selection.all) {
+  if (
+    selection.olderThanMs === undefined &&
+    selection.maxSizeBytes === undefined &&
+    !selection.all &&
+    selection.quarantine !== true
+  ) {
     throw new GatewayError('MGW_CACHE_INVALID_INPUT', `nothing selected to prune: give ${SELECTOR_FLAGS}`, {
       hint: 'e.g. `mender-gw cache prune --older-than 30d`, `--max-size 10GiB`, or `--all --dry-run` to preview; debris of crashes is removed with any of them',
     });
@@ -158,35 +180,54 @@ export async function pruneCache(
   const skipped = [...plan.skipped];
   const gone = new Set<string>();
   let freedBytes = 0;
+  const planned = selection.quarantine === true ? inspection.quarantined : [];
+  const progress = { done: 0, total: plan.remove.length + inspection.debris.length + planned.length };
+  const step = (): void => {
+    progress.done++;
+    options.onProgress?.({ ...progress, bytes: freedBytes });
+  };
 
   for (const { entry, reason } of plan.remove) {
     if (dryRun) {
       removed.push(prunedEntry(entry, reason));
       freedBytes += entry.size;
+      step();
       continue;
     }
     // serve may have started sending it since the scan.
     if ((await pinnedKeysOnDisk(dir)).has(entry.key)) {
       skipped.push(skippedEntry(entry));
+      step();
       continue;
     }
     const freed = await removeEntryFiles(dir, entry.key);
     gone.add(entry.key);
-    if (freed === undefined) continue; // removed meanwhile (serve's eviction)
-    removed.push(prunedEntry(entry, reason));
-    freedBytes += freed;
+    if (freed !== undefined) {
+      removed.push(prunedEntry(entry, reason));
+      freedBytes += freed;
+    } // else removed meanwhile (serve's eviction)
+    step();
   }
 
   const debris: CacheDebris[] = [];
   const fillsNow = dryRun ? new Set<string>() : await liveFillKeys(dir);
   for (const item of inspection.debris) {
-    if (!dryRun) {
-      if (await stillServes(dir, item, fillsNow)) continue;
-      const existed = await removeFile(join(dir, item.file));
-      if (!existed) continue;
+    // Left alone when a fill published it meanwhile, or already gone.
+    const leftAlone =
+      !dryRun && ((await stillServes(dir, item, fillsNow)) || !(await removeFile(join(dir, item.file))));
+    if (!leftAlone) {
+      debris.push(item);
+      freedBytes += item.bytes;
     }
-    debris.push(item);
-    freedBytes += item.bytes;
+    step();
+  }
+
+  const quarantined: QuarantinedEntry[] = [];
+  for (const entry of planned) {
+    const done = dryRun ? [entry] : await removeQuarantined(dir, [entry]);
+    quarantined.push(...done);
+    freedBytes += done.reduce((sum, q) => sum + q.bytes, 0);
+    step();
   }
 
   const removedKeys = new Set(removed.map((r) => r.key));
@@ -203,6 +244,7 @@ export async function pruneCache(
     removed,
     skipped,
     debris,
+    quarantined,
     freedBytes,
     remaining,
     maxSizeMet: selection.maxSizeBytes === undefined ? undefined : remaining.bytes <= selection.maxSizeBytes,

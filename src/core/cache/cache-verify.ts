@@ -32,8 +32,9 @@ import type { EntryFiles } from './cache-reader.js';
  * - the metadata is moved first, then the bytes, the order of `DiskArtifactStore.remove()`;
  * - keys with a download in progress by a live process (a `.partial`) are never touched, and
  *   an entry `serve` replaced while it was being hashed is checked again before anything moves;
- * - `quarantine/` is a directory, which `DiskArtifactStore.open()`, `cache ls` and `cache prune`
- *   never look into: they only know `<key>.*` files at the top of the cache folder.
+ * - `quarantine/` is a directory, which `DiskArtifactStore.open()` never looks into: it only
+ *   knows `<key>.*` files at the top of the cache folder; `cache ls` lists it and
+ *   `cache prune --quarantine` empties it (`cache-quarantine.ts`).
  */
 
 export { QUARANTINE_DIR, QUARANTINE_REPORT } from './cache-layout.js';
@@ -102,6 +103,22 @@ export interface VerifyOptions {
   selection?: VerifySelection | undefined;
   /** Clock, for tests: result time and quarantine folder names. */
   now?: Date | undefined;
+  /**
+   * Called as the work advances: after each entry, and while a large one is hashed. The
+   * command draws it; the core never prints.
+   */
+  onProgress?: ((progress: VerifyProgress) => void) | undefined;
+}
+
+/** How far a verify is. `total`/`totalBytes` are counted before hashing starts. */
+export interface VerifyProgress {
+  /** Entries looked at (checked, or found gone or not selected). */
+  done: number;
+  total: number;
+  /** Bytes hashed so far. */
+  bytes: number;
+  /** Bytes of the entries to look at, as listed at the start. */
+  totalBytes: number;
 }
 
 export interface VerifyResult {
@@ -163,13 +180,31 @@ export async function verifyCache(dir: string, options: VerifyOptions = {}): Pro
   const selection = options.selection ?? { keyPrefix: undefined, artifactName: undefined };
   const names = await listCacheDir(dir);
   const filling = await liveFillKeys(dir);
-  const verifier = new Verifier(dir, now, quarantine, selection);
+  const keys = entryKeysIn(names).filter(
+    // A key being filled may be published by serve right now.
+    (key) => !filling.has(key) && (selection.keyPrefix === undefined || key.startsWith(selection.keyPrefix)),
+  );
+  const progress: VerifyProgress = { done: 0, total: keys.length, bytes: 0, totalBytes: 0 };
+  if (options.onProgress !== undefined) {
+    for (const key of keys) {
+      progress.totalBytes += await stat(join(dir, entryDataName(key))).then(
+        (s) => s.size,
+        () => 0,
+      );
+    }
+  }
+  const report = (): void => options.onProgress?.({ ...progress });
+  const verifier = new Verifier(dir, now, quarantine, selection, (bytes) => {
+    progress.bytes += bytes;
+    report();
+  });
   const entries: VerifiedEntry[] = [];
-  for (const key of entryKeysIn(names)) {
-    if (filling.has(key)) continue; // serve may be publishing a fill of it right now
-    if (selection.keyPrefix !== undefined && !key.startsWith(selection.keyPrefix)) continue;
+  report();
+  for (const key of keys) {
     const entry = await verifier.verify(key);
     if (entry !== undefined) entries.push(entry);
+    progress.done++;
+    report();
   }
   entries.sort(
     (a, b) =>
@@ -215,6 +250,8 @@ class Verifier {
     private readonly now: Date,
     private readonly quarantine: boolean,
     private readonly selection: VerifySelection,
+    /** Bytes just hashed, for progress. */
+    private readonly onHashed: (bytes: number) => void = () => undefined,
   ) {}
 
   /** Check one entry and quarantine it when bad; undefined when it is gone or not selected. */
@@ -339,6 +376,7 @@ class Verifier {
         // update() consumes the bytes synchronously: the buffer can be reused at once.
         hash.update(this.#buffer.subarray(0, bytesRead));
         position += bytesRead;
+        this.onHashed(bytesRead);
       }
       return { kind: 'hashed', bytes: position, sha256: hash.digest('hex'), stats };
     } catch (err) {
