@@ -266,11 +266,17 @@ export function renderIssueResult(result: IssueResult, cwd: string = process.cwd
  * Run a `cert issue` command body with the shared error policy: Ctrl-C in a prompt exits 130
  * without a stack; under --json a failure is oclif's JSON error document (with code and
  * hint) and the code's exit status; otherwise "CODE: message" and "hint: …" on stderr.
+ * `output.showCertificates` false leaves out the per-certificate blocks (a device batch
+ * without --verbose); `output.summary` lines go to stderr, never under --json.
  */
 export async function runIssueCommand(
   command: Command,
   body: () => Promise<IssueResult>,
   nextSteps: (result: IssueResult, cwd: string) => string[] = () => [],
+  output: {
+    showCertificates?: (result: IssueResult) => boolean;
+    summary?: (result: IssueResult, cwd: string) => string[];
+  } = {},
 ): Promise<IssueResult> {
   let result: IssueResult;
   try {
@@ -284,8 +290,12 @@ export async function runIssueCommand(
   }
   for (const warning of result.warnings) command.logToStderr(`warning: ${warning}`);
   const cwd = process.cwd();
-  for (const line of renderIssueResult(result, cwd)) command.log(line);
+  if (output.showCertificates?.(result) ?? true) {
+    for (const line of renderIssueResult(result, cwd)) command.log(line);
+  }
   for (const line of nextSteps(result, cwd)) command.log(line);
+  if (!command.jsonEnabled())
+    for (const line of output.summary?.(result, cwd) ?? []) command.logToStderr(line);
   return result;
 }
 

@@ -165,7 +165,12 @@ describe('mender-gw cert issue (--json)', () => {
         join(out(), 'devices', `device-02-00-00-00-00-${last}.key`),
       ]),
     );
-    expect((await readdir(join(out(), 'devices'))).sort()).toHaveLength(6);
+    // Three certificates, three keys, and the batch manifest in two formats.
+    expect((await readdir(join(out(), 'devices'))).sort()).toHaveLength(8);
+    expect(result?.manifest).toEqual({
+      csvPath: join(out(), 'devices', 'manifest.csv'),
+      jsonPath: join(out(), 'devices', 'manifest.json'),
+    });
   });
 
   it('an error is a JSON document with code and hint, and the exit status of the code', async () => {

@@ -76,3 +76,5 @@ export { validityPeriod, DEFAULT_VALIDITY_DAYS, MAX_VALIDITY_DAYS, BACKDATE_MS }
 export type { CertificateRole, ValidityPeriod } from './validity.js';
 export { writeOutputFiles, checkOutputTargets, OUTPUT_FILE_MODES } from './pem-files.js';
 export type { OutputFile, OutputFileKind } from './pem-files.js';
+export { MANIFEST_CSV, MANIFEST_JSON } from './device-manifest.js';
+export type { DeviceManifest, ManifestDevice } from './device-manifest.js';

@@ -24,6 +24,8 @@ export interface IssueDevicesParams {
   issuer: Issuer;
   now?: Date | undefined;
   concurrency?: number | undefined;
+  /** Called after each certificate is issued (in memory), for the command's progress display. */
+  onProgress?: ((progress: { done: number; total: number }) => void) | undefined;
 }
 
 async function issueOne(
@@ -76,12 +78,16 @@ export async function issueDevices(params: IssueDevicesParams): Promise<IssuedCe
   );
   const results: IssuedCertificate[] = new Array<IssuedCertificate>(params.identities.length);
   let next = 0;
+  let done = 0;
+  const total = params.identities.length;
   const worker = async (): Promise<void> => {
     while (next < params.identities.length) {
       const index = next++;
       const identity = params.identities[index];
       if (identity === undefined) return;
       results[index] = await issueOne(identity, params, validity);
+      done++;
+      params.onProgress?.({ done, total });
     }
   };
   const workers = Math.max(

@@ -12,6 +12,13 @@ import {
 import type { DeviceIdentity } from './device-identity.js';
 import { caPathLength, issueCa } from './issue-ca.js';
 import { issueDevices } from './issue-device.js';
+import {
+  buildDeviceManifest,
+  MANIFEST_CSV,
+  MANIFEST_JSON,
+  manifestCsv,
+  manifestJson,
+} from './device-manifest.js';
 import { issueServer, serverNames } from './issue-server.js';
 import { certificateFilePem, keyFilePem } from './issued-certificate.js';
 import type { IssuedCertificate } from './issued-certificate.js';
@@ -53,6 +60,8 @@ export interface IssuingCaPaths {
 
 export interface IssueResult {
   certificates: CertificateSummary[];
+  /** `cert issue device` batches: the manifest files written next to the certificates. */
+  manifest?: { csvPath: string; jsonPath: string };
   /** Distinct warnings for the operator (e.g. validity cut back to the CA's). */
   warnings: string[];
 }
@@ -87,6 +96,13 @@ export interface IssueDeviceFilesOptions extends OutputOptions, KeyOptions, Issu
   organization?: string | undefined;
   days?: number | undefined;
   now?: Date | undefined;
+  /**
+   * Write `manifest.csv` and `manifest.json` next to the files. Default: for a batch
+   * (`count` or `identitiesFile` given), not for a single device.
+   */
+  manifest?: boolean | undefined;
+  /** Called after each certificate is issued, for the command's progress display. */
+  onProgress?: ((progress: { done: number; total: number }) => void) | undefined;
 }
 
 const FILE_STEM = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -132,6 +148,7 @@ async function issuerFrom(
 async function writeAndSummarize(
   items: readonly { issued: IssuedCertificate; certificatePath: string; keyPath: string }[],
   output: OutputOptions,
+  manifest?: { csvPath: string; jsonPath: string; now: Date },
 ): Promise<IssueResult> {
   const includeChain = output.chain ?? true;
   const files: OutputFile[] = items.flatMap(({ issued, certificatePath, keyPath }) => [
@@ -142,15 +159,27 @@ async function writeAndSummarize(
     },
     { path: keyPath, kind: 'private-key' as const, contents: keyFilePem(issued) },
   ]);
+  const certificates = items.map(({ issued, certificatePath, keyPath }) =>
+    summarizeCertificate(issued, {
+      certificatePath,
+      keyPath,
+      certificatesInFile: 1 + (includeChain ? issued.chain.length : 0),
+    }),
+  );
+  if (manifest !== undefined) {
+    // Written with the certificates, all or nothing: a manifest never lists files that are not there.
+    const record = buildDeviceManifest(certificates, manifest.now);
+    files.push(
+      { path: manifest.csvPath, kind: 'manifest', contents: manifestCsv(record) },
+      { path: manifest.jsonPath, kind: 'manifest', contents: manifestJson(record) },
+    );
+  }
   await writeOutputFiles(files, { force: output.force ?? false });
   return {
-    certificates: items.map(({ issued, certificatePath, keyPath }) =>
-      summarizeCertificate(issued, {
-        certificatePath,
-        keyPath,
-        certificatesInFile: 1 + (includeChain ? issued.chain.length : 0),
-      }),
-    ),
+    certificates,
+    ...(manifest === undefined
+      ? {}
+      : { manifest: { csvPath: manifest.csvPath, jsonPath: manifest.jsonPath } }),
     warnings: [...new Set(items.flatMap(({ issued }) => issued.warnings))],
   };
 }
@@ -238,8 +267,16 @@ export async function issueDeviceFiles(options: IssueDeviceFilesOptions): Promis
     identity,
     ...outputPaths(options.outDir, deviceFileStem(identity)),
   }));
+  const wantManifest =
+    options.manifest ?? (options.count !== undefined || options.identitiesFile !== undefined);
+  const manifestPaths = wantManifest
+    ? { csvPath: resolve(options.outDir, MANIFEST_CSV), jsonPath: resolve(options.outDir, MANIFEST_JSON) }
+    : undefined;
   await checkOutputTargets(
-    planned.flatMap((p) => [p.certificatePath, p.keyPath]),
+    [
+      ...planned.flatMap((p) => [p.certificatePath, p.keyPath]),
+      ...(manifestPaths === undefined ? [] : [manifestPaths.csvPath, manifestPaths.jsonPath]),
+    ],
     { force: options.force ?? false },
   );
 
@@ -252,6 +289,7 @@ export async function issueDeviceFiles(options: IssueDeviceFilesOptions): Promis
     days: options.days,
     issuer,
     now: options.now,
+    onProgress: options.onProgress,
   });
   return writeAndSummarize(
     issued.map((item, index) => {
@@ -260,5 +298,6 @@ export async function issueDeviceFiles(options: IssueDeviceFilesOptions): Promis
       return { issued: item, certificatePath: paths.certificatePath, keyPath: paths.keyPath };
     }),
     options,
+    manifestPaths === undefined ? undefined : { ...manifestPaths, now: options.now ?? new Date() },
   );
 }

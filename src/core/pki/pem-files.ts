@@ -5,10 +5,14 @@ import { checkOutputTarget } from '../output-target.js';
 import { basename, dirname, join } from 'node:path';
 import { GatewayError } from '../errors.js';
 
-export type OutputFileKind = 'certificate' | 'private-key';
+export type OutputFileKind = 'certificate' | 'private-key' | 'manifest';
 
-/** Private keys are the owner's alone; certificates are public. */
-export const OUTPUT_FILE_MODES: Record<OutputFileKind, number> = { certificate: 0o644, 'private-key': 0o600 };
+/** Private keys are the owner's alone; certificates and batch manifests are public. */
+export const OUTPUT_FILE_MODES: Record<OutputFileKind, number> = {
+  certificate: 0o644,
+  'private-key': 0o600,
+  manifest: 0o644,
+};
 
 export interface OutputFile {
   path: string;
