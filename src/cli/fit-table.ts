@@ -100,25 +100,24 @@ export function renderFittedTable<Row>(
 ): string[] {
   const natural = (column: TableColumn<Row>): number =>
     Math.max(length(column.header), ...rows.map((row) => length(column.text(row))), 1);
-  const floor = (column: TableColumn<Row>, hard: boolean): number =>
-    column.shorten === 'none' && !hard
-      ? natural(column)
-      : Math.min(natural(column), hard ? HARD_MIN_WIDTH : (column.minWidth ?? 8));
+  /** `soft`: the column's minimum; `hard`: names down to a stub, numbers whole; `last`: everything. */
+  const floor = (column: TableColumn<Row>, level: 'soft' | 'hard' | 'last'): number => {
+    if (column.shorten === 'none' && level !== 'last') return natural(column);
+    return Math.min(natural(column), level === 'soft' ? (column.minWidth ?? 8) : HARD_MIN_WIDTH);
+  };
   const room = (count: number): number => options.width - OVERHEAD_PER_COLUMN * count - 1;
   const sum = (values: number[]): number => values.reduce((total, w) => total + w, 0);
 
   // Leave out the least important default columns until the others fit at their minimum.
   let shown = [...columns];
-  while (
-    !options.explicit &&
-    shown.length > 1 &&
-    sum(shown.map((c) => floor(c, false))) > room(shown.length)
-  ) {
+  const fits = (level: 'soft' | 'hard'): boolean =>
+    sum(shown.map((c) => floor(c, level))) <= room(shown.length);
+  while (!options.explicit && shown.length > 1 && !fits('soft')) {
     const least = shown.reduce((low, c) => (c.priority < low.priority ? c : low));
     shown = shown.filter((c) => c !== least);
   }
-  const hard = sum(shown.map((c) => floor(c, false))) > room(shown.length);
-  const cells = shown.map((column) => ({ column, width: floor(column, hard), natural: natural(column) }));
+  const level = fits('soft') ? 'soft' : fits('hard') ? 'hard' : 'last';
+  const cells = shown.map((column) => ({ column, width: floor(column, level), natural: natural(column) }));
   // Share what is left in proportion to what each column would still like to have.
   let spare = Math.max(0, room(cells.length) - sum(cells.map((c) => c.width)));
   const wanted = sum(cells.map((c) => c.natural - c.width));
