@@ -25,6 +25,7 @@ export const keyFlags = {
     options: [...KEY_TYPES],
   }),
   'rsa-bits': Flags.integer({
+    helpValue: 'BITS',
     summary: `RSA key size with --key-type rsa: ${RSA_KEY_SIZES.join(', ')} (default ${DEFAULT_RSA_KEY_SIZE}).`,
   }),
 };
@@ -61,6 +62,7 @@ export const outputFlags = {
 
 export function daysFlag(defaultDays: number, why: string) {
   return Flags.integer({
+    helpValue: 'DAYS',
     summary: `Validity in days (default ${defaultDays}: ${why}).`,
     min: 1,
     max: MAX_VALIDITY_DAYS,
@@ -68,6 +70,7 @@ export function daysFlag(defaultDays: number, why: string) {
 }
 
 export const organizationFlag = Flags.string({
+  helpValue: 'ORG',
   summary: 'Organization (O=) in the subject.',
 });
 

@@ -14,7 +14,7 @@ export function tableFlags(columnIds: readonly string[]) {
   return {
     columns: Flags.string({
       summary: `Columns to show, in this order, comma-separated: ${list}.`,
-      helpValue: 'a,b,c',
+      helpValue: 'COL,COL',
     }),
     sort: Flags.string({
       summary: 'Sort the rows by this column (a name of --columns); --sort=-COLUMN sorts descending.',

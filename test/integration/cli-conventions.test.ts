@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +30,27 @@ describe('oclif conventions', () => {
       expect(out.code, out.stderr).toBe(0);
       expect(out.stdout).toMatch(/^mender-gw\/\d+\.\d+\.\d+ /);
     }
+  });
+
+  it('names what every value flag takes with one upper-case placeholder (FILE, DIR, PORT…)', () => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {
+      commands: Record<
+        string,
+        { flags: Record<string, { type: string; helpValue?: string; options?: string[] }> }
+      >;
+    };
+    const missing: string[] = [];
+    for (const [id, command] of Object.entries(manifest.commands)) {
+      for (const [name, flag] of Object.entries(command.flags)) {
+        // A flag with a fixed list shows the list instead.
+        if (flag.type !== 'option' || flag.options !== undefined) continue;
+        if (!/^[A-Z[][A-Z0-9_=,[\]-]*$/.test(flag.helpValue ?? ''))
+          missing.push(`${id} --${name}: ${String(flag.helpValue)}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    // And the help shows it, not oclif's "<value>".
+    expect(cli(['cache', 'prune', '-h']).stdout).toContain('--older-than AGE');
   });
 
   it('offers shell completion', () => {

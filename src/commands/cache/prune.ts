@@ -40,9 +40,11 @@ Ages are Go durations (720h, 90m) or days (30d). Sizes take K, M, G, T or KiB, M
   static override flags = {
     ...cacheLocationFlags,
     'older-than': Flags.string({
+      helpValue: 'AGE',
       summary: 'Remove entries last accessed longer ago than this: 30d, 720h, 90m.',
     }),
     'max-size': Flags.string({
+      helpValue: 'SIZE',
       summary:
         'Remove least recently accessed entries until the cache totals at most this: 10GiB, 500M, 1.5G.',
     }),

@@ -148,9 +148,11 @@ The directory is ${key('Features.ArtifactsProxy.ArtifactsCache.Path')} of the co
       summary: 'Report what would be quarantined; move nothing (same as --no-quarantine).',
     }),
     key: Flags.string({
+      helpValue: 'KEY',
       summary: 'Only the entries whose key starts with this (the Key column of cache ls).',
     }),
     artifact: Flags.string({
+      helpValue: 'NAME',
       summary: 'Only the entries of this artifact name, as recorded at download.',
     }),
     verbose: Flags.boolean({

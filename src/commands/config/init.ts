@@ -61,6 +61,7 @@ The file is checked with the same code as "config validate" before it is written
       helpValue: 'ADDR',
     }),
     'https-port': Flags.integer({
+      helpValue: 'PORT',
       summary: 'HTTPS port devices connect to (default 443).',
       min: 1,
       max: 65535,

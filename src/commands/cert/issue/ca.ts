@@ -37,19 +37,25 @@ Give the root to the gateway as ${key('Features.mTLS.CACertificate')} and to dev
 
   static override flags = {
     'common-name': Flags.string({
+      helpValue: 'NAME',
       summary: 'Common name (CN) of the CA. Prompted for in a terminal when missing.',
     }),
     organization: organizationFlag,
     ...keyFlags,
     days: daysFlag(3650, 'a CA lives on every device and is costly to replace'),
     'path-length': Flags.integer({
+      helpValue: 'N',
       summary:
         'basicConstraints path length: 0 = signs only leaf certificates (default 1 for a root, 0 for an intermediate).',
       min: 0,
       max: 10,
     }),
     ...issuerFlags,
-    name: Flags.string({ summary: 'File name stem: writes <name>.crt and <name>.key.', default: 'ca' }),
+    name: Flags.string({
+      helpValue: 'STEM',
+      summary: 'File name stem: writes <name>.crt and <name>.key.',
+      default: 'ca',
+    }),
     ...outputFlags,
   };
 

@@ -46,6 +46,7 @@ On the device, point the Mender client's HttpsClient.Certificate and HttpsClient
       helpValue: 'NAME=VALUE',
     }),
     count: Flags.integer({
+      helpValue: 'N',
       summary: `Issue this many, counting up from --identity (MAC address or trailing number; at most ${MAX_DEVICE_BATCH}).`,
       min: 1,
       max: MAX_DEVICE_BATCH,

@@ -55,7 +55,11 @@ Configure the gateway with ${key('HTTPS.ServerCertificate')}=server.crt and ${ke
       'the longest TLS server lifetime Apple platforms accept; the gateway certificate is easy to renew',
     ),
     ...issuerFlags,
-    name: Flags.string({ summary: 'File name stem: writes <name>.crt and <name>.key.', default: 'server' }),
+    name: Flags.string({
+      helpValue: 'STEM',
+      summary: 'File name stem: writes <name>.crt and <name>.key.',
+      default: 'server',
+    }),
     ...outputFlags,
   };
 
