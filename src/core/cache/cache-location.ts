@@ -47,7 +47,12 @@ export async function resolveCacheLocation(options: CacheLocationOptions = {}): 
     const draft = evaluation.draft;
     const cachePath = `$.${key('Features.ArtifactsProxy.ArtifactsCache.Path')}`;
     const errors = evaluation.issues.filter((i) => i.severity === 'error');
-    if (evaluation.config === undefined && (draft === undefined || errors.some((i) => i.path === cachePath)))
+    // Without a file (no --config and no default file) the errors most likely mean a forgotten
+    // --config: validConfig's error names the path looked for and any file nearby.
+    if (
+      evaluation.config === undefined &&
+      (draft === undefined || evaluation.file === undefined || errors.some((i) => i.path === cachePath))
+    )
       await validConfig(evaluation, load);
     const cache = (evaluation.config ?? draft)?.artifactsProxy.cache;
     if (cache === undefined) throw new Error('internal: a configuration without its cache settings');
