@@ -1,7 +1,17 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { confirm, input, password, select } from '@inquirer/prompts';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError, toGatewayError } from '../core/errors.js';
 import {
+  checkCacheDirectory,
+  checkCaKeyOut,
+  checkMtlsCaFile,
+  checkServerCertificateFile,
+  checkServerCertificateNames,
+  checkServerKeyFile,
+  checkUpstreamCaFile,
+  resolveServiceGroup,
   checkGatewayIp,
   checkGatewayName,
   checkNonEmpty,
@@ -24,6 +34,22 @@ import { validateWith } from './cert-issue.js';
  * {@link SetupPrompter} so tests can answer them without a terminal.
  */
 
+/** A prompt validator: true, or why the answer is refused (the prompt then asks again). */
+export type Validator = (value: string) => string | true | Promise<string | true>;
+
+/** A validator from an async core check that throws GatewayError. */
+export function validateAsync(check: (value: string) => Promise<unknown>): Validator {
+  return async (value) => {
+    try {
+      await check(value);
+      return true;
+    } catch (err) {
+      const error = toGatewayError(err);
+      return error.hint === undefined ? error.message : `${error.message} (${error.hint})`;
+    }
+  };
+}
+
 /** The four @inquirer/prompts the wizard uses; tests pass a scripted fake. */
 export interface SetupPrompter {
   input(question: {
@@ -31,9 +57,9 @@ export interface SetupPrompter {
     default?: string;
     /** Refuse an empty answer (default true). */
     required?: boolean;
-    validate?: (value: string) => string | true;
+    validate?: Validator;
   }): Promise<string>;
-  password(question: { message: string; validate?: (value: string) => string | true }): Promise<string>;
+  password(question: { message: string; validate?: Validator }): Promise<string>;
   confirm(question: { message: string; default: boolean }): Promise<boolean>;
   select<T extends string>(question: {
     message: string;
@@ -51,9 +77,9 @@ export const inquirerSetupPrompter: SetupPrompter = {
       ...(question.validate === undefined ? {} : { validate: question.validate }),
     }),
   password: (question) =>
+    // No mask: echoing one "*" per character would show the password's length.
     password({
       message: question.message,
-      mask: '*',
       ...(question.validate === undefined ? {} : { validate: question.validate }),
     }),
   confirm: (question) => confirm({ message: question.message, default: question.default }),
@@ -87,6 +113,11 @@ export interface SetupFlags {
   'mender-username'?: string | undefined;
   'mender-password'?: string | undefined;
   'system-id'?: string | undefined;
+  'listen-address'?: string | undefined;
+  'health-port'?: number | undefined;
+  'service-group'?: string | undefined;
+  'ca-key-out'?: string | undefined;
+  'keep-ca-key'?: boolean | undefined;
 }
 
 export interface InterviewOptions {
@@ -110,7 +141,7 @@ export async function interviewSetup(flags: SetupFlags, options: InterviewOption
   const required = async (
     value: string | undefined,
     flag: string,
-    question: { message: string; default?: string; validate?: (value: string) => string | true },
+    question: { message: string; default?: string; validate?: Validator },
   ): Promise<string> => {
     if (value !== undefined) return value;
     if (!interactive) {
@@ -134,12 +165,16 @@ export async function interviewSetup(flags: SetupFlags, options: InterviewOption
     default: 'https://hosted.mender.io',
     validate: validateWith(checkUpstreamUrl),
   });
+  // Paths typed at a prompt are checked as given (relative to the working directory).
+  const abs = (value: string): string => resolve(cwd, value.trim());
   let upstreamCa = flags['upstream-ca'];
   if (upstreamCa === undefined && interactive) {
     upstreamCa = optional(
       await ask.input({
         message: 'PEM file of a private CA that signs the upstream server (empty: the system CAs)',
         required: false,
+        validate: (value) =>
+          value.trim() === '' ? true : validateAsync((v) => checkUpstreamCaFile(abs(v)))(value),
       }),
     );
   }
@@ -153,7 +188,8 @@ export async function interviewSetup(flags: SetupFlags, options: InterviewOption
   if (gatewayIp === undefined && interactive) {
     gatewayIp = optional(
       await ask.input({
-        message: 'Address of this gateway on the device network (empty: listen on all interfaces)',
+        message:
+          'IP address devices use to reach this gateway, for its certificate and hosts files (empty: none; the gateway listens on all interfaces either way)',
         required: false,
         validate: (value) => (value.trim() === '' ? true : validateWith(checkGatewayIp)(value)),
       }),
@@ -212,9 +248,49 @@ export async function interviewSetup(flags: SetupFlags, options: InterviewOption
     }
   } else if (!missing.includes('--create-certs or --server-cert/--server-key')) {
     serverCert = await required(serverCert, '--server-cert', {
-      message: 'Server certificate (PEM file, chain allowed)',
+      message: `Server certificate (PEM file, chain allowed) for ${gatewayName}`,
+      validate: validateAsync(async (value) => {
+        await checkServerCertificateFile(abs(value));
+        await checkServerCertificateNames(abs(value), gatewayName, gatewayIp);
+      }),
     });
-    serverKey = await required(serverKey, '--server-key', { message: 'Server private key (PEM file)' });
+    const certificate = serverCert;
+    serverKey = await required(serverKey, '--server-key', {
+      message: 'Server private key (PEM file)',
+      validate: validateAsync((value) => checkServerKeyFile(abs(value), abs(certificate))),
+    });
+  }
+  let caKeyOut = flags['ca-key-out'];
+  const keepCaKey = flags['keep-ca-key'] ?? false;
+  if (createCerts && caKeyOut === undefined && !keepCaKey) {
+    if (interactive) {
+      const configFolder = dirname(resolve(cwd, flags.out));
+      caKeyOut = (
+        await ask.input({
+          message: `File for the CA private key; take it off the gateway afterwards (not in ${configFolder})`,
+          default: join(homedir(), 'mender-gw-ca', 'ca.key'),
+          validate: validateWith((value) => {
+            checkCaKeyOut(value);
+            const path = abs(value);
+            if (path.startsWith(`${configFolder}/`) || path.startsWith(`${resolve(cwd, certDir)}/`)) {
+              throw new GatewayError('MGW_SETUP_INVALID_INPUT', `${path} is beside the configuration`, {
+                hint: 'Choose a folder outside it, e.g. on removable media.',
+              });
+            }
+            const certificate = path.replace(/\.key$/, '.crt');
+            for (const file of [path, certificate]) {
+              if (existsSync(file)) {
+                throw new GatewayError('MGW_SETUP_INVALID_INPUT', `${file} already exists`, {
+                  hint: 'Choose another file name; an existing CA is never replaced.',
+                });
+              }
+            }
+          }),
+        })
+      ).trim();
+    } else if (!missing.includes('--create-certs or --server-cert/--server-key')) {
+      missing.push('--ca-key-out PATH (or --keep-ca-key)');
+    }
   }
 
   // Artifacts proxy and cache.
@@ -243,11 +319,18 @@ export async function interviewSetup(flags: SetupFlags, options: InterviewOption
     }
     cache = await boolean(flags['enable-cache'], 'Cache artifacts on disk?', true);
     if (cache && flags['cache-path'] === undefined && interactive) {
-      cachePath = (await ask.input({ message: 'Cache directory', default: SETUP_DEFAULTS.cachePath })).trim();
+      cachePath = (
+        await ask.input({
+          message: 'Cache directory',
+          default: SETUP_DEFAULTS.cachePath,
+          validate: validateAsync((value) => checkCacheDirectory(abs(value))),
+        })
+      ).trim();
     }
   } else if (flags['enable-cache'] === true) {
     cache = true; // refused by checkSetupAnswers with a hint
   }
+  const signatureSecretGenerated = flags['signature-secret'] === undefined;
   const signatureSecret =
     flags['signature-secret'] === undefined
       ? (options.generateSecret ?? generateSignatureSecret)()
@@ -264,10 +347,20 @@ export async function interviewSetup(flags: SetupFlags, options: InterviewOption
   let menderPassword = flags['mender-password'];
   if (mtls) {
     const certsUndecided = missing.includes('--create-certs or --server-cert/--server-key');
+    const checkCa = validateAsync((value) => checkMtlsCaFile(abs(value)));
     if (mtlsCa === undefined && !createCerts && !certsUndecided) {
       mtlsCa = await required(undefined, '--mtls-ca', {
         message: 'CA certificate that signs the device certificates',
+        validate: checkCa,
       });
+    } else if (mtlsCa === undefined && createCerts && interactive) {
+      mtlsCa = optional(
+        await ask.input({
+          message: 'CA certificate that signs the device certificates (empty: the CA created above)',
+          required: false,
+          validate: (value) => (value.trim() === '' ? true : checkCa(value)),
+        }),
+      );
     }
     menderUsername = await required(menderUsername, '--mender-username', {
       message: 'Mender user the gateway logs in as to preauthorize devices',
@@ -297,6 +390,20 @@ export async function interviewSetup(flags: SetupFlags, options: InterviewOption
     systemId = await required(undefined, '--system-id', { message: 'System ID' });
   }
 
+  // Who may read the configuration and the server key.
+  let serviceGroup = flags['service-group'];
+  if (serviceGroup === undefined && interactive) {
+    serviceGroup = optional(
+      await ask.input({
+        message:
+          'Group of the service user that must read the configuration and server key (e.g. mender-gw; empty: root only)',
+        required: false,
+        validate: (value) =>
+          value.trim() === '' ? true : validateAsync((v) => resolveServiceGroup(v))(value),
+      }),
+    );
+  }
+
   if (missing.length > 0) {
     throw new GatewayError('MGW_SETUP_INVALID_INPUT', `missing required input: ${missing.join(', ')}`, {
       hint: 'Pass them as flags (prompts are offered only in an interactive terminal without --no-prompt, --json or CI).',
@@ -319,11 +426,17 @@ export async function interviewSetup(flags: SetupFlags, options: InterviewOption
     cache,
     cachePath,
     signatureSecret,
+    signatureSecretGenerated,
     mtls,
     mtlsCa: mtls ? mtlsCa : undefined,
     menderUsername: mtls ? menderUsername : undefined,
     menderPassword: mtls ? menderPassword : undefined,
     systemId,
+    listenAddress: flags['listen-address'],
+    healthPort: flags['health-port'],
+    serviceGroup,
+    caKeyOut: createCerts && !keepCaKey ? caKeyOut : undefined,
+    keepCaKey: createCerts ? keepCaKey : undefined,
   };
 }
 

@@ -72,6 +72,7 @@ function flagsFor(out: string): string[] {
     '--https-port',
     '8443',
     '--create-certs',
+    '--keep-ca-key',
     '--domain-whitelist',
     'mender.example.com',
     '--enable-cache',
@@ -118,7 +119,7 @@ describe('config init --no-prompt', () => {
     const config = JSON.parse(await readFile(out, 'utf8')) as Record<string, Record<string, unknown>>;
     expect(config.HTTPS).toEqual({
       Enabled: true,
-      Listen: '[fd00::1]:8443',
+      Listen: ':8443',
       MinimumTLSVersion: '1.2',
       ServerCertificate: join(referenceDir, 'pki/server.crt'),
       ServerKey: join(referenceDir, 'pki/server.key'),
@@ -153,7 +154,7 @@ describe('config init --no-prompt', () => {
       [
         'config',
         'init',
-        ...flagsFor(out).filter((f) => f !== '--create-certs'),
+        ...flagsFor(out).filter((f) => f !== '--create-certs' && f !== '--keep-ca-key'),
         '--server-cert',
         join(referenceDir, 'pki/server.crt'),
         '--server-key',
@@ -200,18 +201,16 @@ describe('config init --no-prompt', () => {
     expect(config.Features.mTLS.MenderPassword).toBe('from-env');
   });
 
-  it('refuses to write a configuration config validate would reject, and creates no certificates', async () => {
+  it('refuses a file serve would refuse before anything is written, and creates no certificates', async () => {
     const folder = await fresh('invalid');
     const out = join(folder, 'gw.conf');
+    const missing = join(folder, 'no-such-ca.pem');
     const { stderr, error } = await runCommand(
-      ['config', 'init', ...flagsFor(out), '--upstream-ca', join(folder, 'no-such-ca.pem')],
+      ['config', 'init', ...flagsFor(out), '--upstream-ca', missing],
       LOAD,
     );
-    expect(error?.message).toMatch(/EEXIT: 1/);
-    expect(stderr).toContain(
-      `MGW_CONFIG_INVALID: the configuration for ${out} would be invalid (1 error); it was not written`,
-    );
-    expect(stderr).toContain(`$.UpstreamServer.CACertificate (file ${out})`);
+    expect(error?.message).toMatch(/EEXIT: 2/);
+    expect(stderr).toContain(`MGW_SETUP_INVALID_INPUT: "${missing}" does not exist`);
     expect(await readdir(folder)).toEqual([]);
   });
 
@@ -233,27 +232,42 @@ describe('config init --no-prompt', () => {
       const out = join(folder, 'mender-gateway.conf');
       const prompter = scriptedPrompter([
         { input: /^Upstream Mender server URL/, answer: 'https://mender.example.com' },
+        // A wrong path is refused at its prompt and asked again; the run goes on.
+        {
+          input: /private CA/,
+          answer: '/nonexistent/ca.pem',
+          refused: /"\/nonexistent\/ca\.pem" does not exist/,
+        },
         { input: /private CA/, answer: '' },
         { input: /^DNS name devices use/, answer: 'gateway.site.test' },
-        { input: /^Address of this gateway/, answer: 'fd00::1' },
+        { input: /^IP address devices use/, answer: 'fd00::1' },
         { input: /^HTTPS port/, answer: '8443' },
         { select: /^TLS certificate/, answer: 'create' },
         { input: /^Directory for the CA/, answer: '' },
+        {
+          input: /^File for the CA private key/,
+          answer: join(folder, 'pki/ca.key'),
+          refused: /beside the configuration/,
+        },
+        { input: /^File for the CA private key/, answer: join(dir, 'prompted-offline/ca.key') },
         { confirm: /artifacts proxy/, answer: true },
         { input: /^Storage host names/, answer: '' },
         { confirm: /^Cache artifacts/, answer: true },
         { input: /^Cache directory/, answer: join(dir, 'cache') },
         { confirm: /mTLS/, answer: true },
+        { input: /^CA certificate that signs the device certificates/, answer: '' },
         { input: /^Mender user/, answer: 'gw@example.com' },
         { password: /^Password of/, answer: 's3cret' },
         { confirm: /Device System/, answer: true },
         { input: /^System ID/, answer: 'ward-7' },
+        { input: /^Group of the service user/, answer: '' },
       ]);
       const answers = await interviewSetup(
         { out },
         { interactive: true, prompter, generateSecret: () => SECRET },
       );
       expect(prompter.remaining()).toBe(0);
+      expect(prompter.refusals).toHaveLength(2);
       await applySetup({ answers, out });
       expect(await normalized(out, folder)).toBe(
         await normalized(join(dir, 'flags/mender-gateway.conf'), join(dir, 'flags')),
@@ -274,29 +288,103 @@ describe('config init --no-prompt', () => {
       const session = startPty([BIN, 'config', 'init', '--out', out, '--signature-secret', SECRET]);
       try {
         await session.answer(/Upstream Mender server URL/, 'https://mender.example.com');
-        await session.answer(/private CA/, '');
+        // A typo in a path: refused at the prompt (with the reason), asked again, not fatal.
+        await session.answer(/private CA/, join(folder, 'no-such-ca.pem'));
+        await session.waitFor(/does not exist/);
+        // Ctrl-U clears the refused answer @inquirer leaves on the line; Enter: the system CAs.
+        session.send('\x15\r');
         await session.answer(/DNS name devices use/, 'gateway.site.test');
-        await session.answer(/Address of this gateway/, 'fd00::1');
+        await session.answer(/IP address devices use/, 'fd00::1');
         await session.answer(/HTTPS port/, '8443');
         await session.answer(/TLS certificate of the gateway/, ''); // the default: create
         await session.answer(/Directory for the CA/, '');
+        // The CA key question has a default under $HOME: replace it.
+        await session.waitFor(/File for the CA private key/);
+        session.send(`\x15${join(dir, 'pty-offline/ca.key')}\r`);
         await session.answer(/artifacts proxy/, 'y');
         await session.answer(/Storage host names/, '');
         await session.answer(/Cache artifacts on disk/, 'y');
         await session.answer(/Cache directory/, join(dir, 'cache'));
         await session.answer(/mTLS/, 'y');
+        await session.answer(/CA certificate that signs the device certificates/, '');
         await session.answer(/Mender user/, 'gw@example.com');
         await session.answer(/Password of/, 's3cret');
         await session.answer(/Device System/, 'y');
         await session.answer(/System ID/, 'ward-7');
+        await session.answer(/Group of the service user/, '');
+        await session.waitFor(/summary:/);
+        await session.answer(/Write this configuration\?/, 'y');
         expect(await session.exitCode).toBe(0);
       } finally {
         session.kill();
       }
       expect(session.output()).not.toContain('s3cret');
+      expect(session.output()).not.toContain(SECRET);
       expect(await normalized(out, folder)).toBe(
         await normalized(join(dir, 'flags/mender-gateway.conf'), join(dir, 'flags')),
       );
+
+      // The printed --no-prompt line, run with the secrets in the environment, writes the same file.
+      const line = /the same configuration without questions:\r?\n\s*(.+?)\r?\n/.exec(session.output())?.[1];
+      expect(line).toMatch(
+        /^ARTIFACTS_PROXY_CACHE_SECRET=… MTLS_MENDER_PASSWORD=… mender-gw config init --no-prompt /,
+      );
+      const replayed = await fresh('pty-replay');
+      const command = (line ?? '')
+        .replace(/^(?:[A-Z_]+=… )+mender-gw /, '')
+        .split(folder)
+        .join(replayed)
+        .split(join(dir, 'pty-offline'))
+        .join(join(dir, 'pty-replay-offline'));
+      const replay = await runShell(`'${process.execPath}' '${BIN}' ${command}`, {
+        MTLS_MENDER_PASSWORD: 's3cret',
+        ARTIFACTS_PROXY_CACHE_SECRET: SECRET,
+      });
+      expect(replay.stderr).toBe('');
+      expect(replay.code).toBe(0);
+      expect(await normalized(join(replayed, 'mender-gateway.conf'), replayed)).toBe(
+        await normalized(out, folder),
+      );
+
+      // "n" at the summary: nothing written, exit 1.
+      const declined = await fresh('pty-declined');
+      const no = startPty([
+        BIN,
+        'config',
+        'init',
+        '--out',
+        join(declined, 'gw.conf'),
+        '--upstream-url',
+        'https://mender.example.com',
+        '--gateway-name',
+        'gateway.site.test',
+        '--gateway-ip',
+        '10.0.0.1',
+        '--https-port',
+        '443',
+        '--create-certs',
+        '--cert-dir',
+        join(declined, 'pki'),
+        '--ca-key-out',
+        join(dir, 'declined-offline/ca.key'),
+        '--no-enable-cache',
+        '--no-mtls',
+      ]);
+      try {
+        await no.answer(/private CA/, '');
+        await no.answer(/artifacts proxy/, 'y');
+        await no.answer(/Storage host names/, '');
+        await no.answer(/Device System/, 'n');
+        await no.answer(/Group of the service user/, '');
+        await no.waitFor(/summary:/);
+        await no.answer(/Write this configuration\?/, 'n');
+        expect(await no.exitCode).toBe(1);
+      } finally {
+        no.kill();
+      }
+      expect(no.output()).toContain('nothing written');
+      expect(await readdir(declined)).toEqual([]);
+      expect(existsSync(join(dir, 'declined-offline'))).toBe(false);
 
       const aborted = await fresh('pty-abort');
       const abort = startPty([BIN, 'config', 'init', '--out', join(aborted, 'gw.conf')]);
@@ -308,11 +396,24 @@ describe('config init --no-prompt', () => {
       } finally {
         abort.kill();
       }
+      expect(abort.output()).toContain('aborted, nothing written');
       expect(abort.output()).not.toMatch(/ExitPromptError|\n\s+at /);
       expect(await readdir(aborted)).toEqual([]);
     });
   });
 });
+
+function runShell(command: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', command], {
+      env: { PATH: process.env.PATH, HOME: dir, CI: '1', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
 
 interface PtySession {
   /** Wait for `prompt` (after everything already matched), then type `text` and Enter. */
@@ -330,7 +431,7 @@ interface PtySession {
  */
 function startPty(args: string[]): PtySession {
   const quoted = [process.execPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm', NO_COLOR: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm', NO_COLOR: '1', HOME: dir };
   delete env.CI;
   const child = spawn('script', ['-qfec', `stty cols 500 rows 50; exec ${quoted}`, '/dev/null'], {
     env,

@@ -65,6 +65,7 @@ const WRITERS: [string, (target: string) => string[]][] = [
       '--gateway-name',
       'gw.local',
       '--create-certs',
+      '--keep-ca-key',
       '--cert-dir',
       join(dir, 'pki-init'),
       '--cache-path',

@@ -661,6 +661,7 @@ describe('npm tarball', () => {
         'dist/commands/serve.js',
         'dist/commands/config/validate.js',
         'docs/examples/quickstart.conf',
+        'docs/config.schema.json',
         'docs/examples/keepalived/keepalived.conf',
         'docs/examples/keepalived/mender-gw-check',
       ]),

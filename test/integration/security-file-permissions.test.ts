@@ -160,6 +160,7 @@ describe('private keys and the configuration written by the commands', () => {
         menderUsername: undefined,
         menderPassword: undefined,
         systemId: undefined,
+        keepCaKey: true,
       },
     });
     expect(octal((await lstat(result.file)).mode & 0o777)).toBe(octal(0o600));

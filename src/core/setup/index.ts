@@ -6,8 +6,10 @@
  * `cert issue` codes).
  */
 export {
+  checkCaKeyOut,
   checkGatewayIp,
   checkGatewayName,
+  checkListenAddress,
   checkNonEmpty,
   checkPort,
   checkSetupAnswers,
@@ -22,6 +24,16 @@ export {
   setupCertificatePaths,
 } from './setup-answers.js';
 export type { SetupAnswers } from './setup-answers.js';
-export { buildSetupConfig, redactSetupConfig, renderSetupConfig } from './setup-config.js';
+export { buildSetupConfig, redactSetupConfig, renderSetupConfig, SETUP_SCHEMA_URL } from './setup-config.js';
+export {
+  checkCacheDirectory,
+  checkMtlsCaFile,
+  checkServerCertificateFile,
+  checkServerCertificateNames,
+  checkServerKeyFile,
+  checkSetupFiles,
+  checkUpstreamCaFile,
+} from './answer-checks.js';
+export { resolveServiceGroup, SERVICE_GROUP_MODES } from './service-group.js';
 export { applySetup, SETUP_FILE_MODE } from './apply-setup.js';
 export type { ApplySetupOptions, SetupResult } from './apply-setup.js';

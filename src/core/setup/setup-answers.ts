@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { normalizeAddress, normalizeHostName } from '../provisioning/host-names.js';
 
@@ -15,9 +15,16 @@ export interface SetupAnswers {
   upstreamCa: string | undefined;
   /** DNS name devices use for the gateway: GatewayURL host and server certificate name. */
   gatewayName: string;
-  /** Address of the gateway on the device network: the HTTPS listen host and a certificate IP; all interfaces when undefined. */
+  /**
+   * Address of the gateway on the device network: an IP of the created server certificate
+   * (and one the existing certificate must cover) and the address for device hosts files.
+   * It does not restrict the listener (see `listenAddress`): behind NAT or in a container
+   * the device-facing address is often not a local one.
+   */
   gatewayIp: string | undefined;
   httpsPort: number;
+  /** Local address the HTTPS listener binds; all interfaces when undefined. */
+  listenAddress?: string | undefined;
   /** Create a CA and server certificate in `certDir` (through the `cert issue` core). */
   createCerts: boolean;
   certDir: string;
@@ -30,6 +37,11 @@ export interface SetupAnswers {
   cachePath: string;
   /** Base64 HMAC key of the cache links. */
   signatureSecret: string;
+  /**
+   * True when `signatureSecret` was generated rather than given: a `--force` run then keeps
+   * the secret of the file it replaces, so the links devices hold stay valid.
+   */
+  signatureSecretGenerated?: boolean | undefined;
   mtls: boolean;
   /** CA of the device certificates; the created CA when undefined and `createCerts`. */
   mtlsCa: string | undefined;
@@ -37,6 +49,18 @@ export interface SetupAnswers {
   menderPassword: string | undefined;
   /** DeviceSystem is enabled exactly when this is set. */
   systemId: string | undefined;
+  /** With mTLS: the loopback port of the plain-HTTP health listener (`127.0.0.1:PORT`). */
+  healthPort?: number | undefined;
+  /** Group (name or numeric id) given read access to the configuration and the created server key. */
+  serviceGroup?: string | undefined;
+  /**
+   * With `createCerts`: where the CA private key goes (`<stem>.key`, with a copy of the CA
+   * certificate as `<stem>.crt` beside it). Must be outside the configuration's folder
+   * unless `keepCaKey` (docs/decisions.md §25).
+   */
+  caKeyOut?: string | undefined;
+  /** Write the CA key beside the configuration (`<certDir>/ca.key`), as before. */
+  keepCaKey?: boolean | undefined;
 }
 
 export const SETUP_DEFAULTS = {
@@ -45,6 +69,8 @@ export const SETUP_DEFAULTS = {
   certDirName: 'pki',
   linkExpireDuration: '24h',
   minimumTlsVersion: '1.2',
+  /** Loopback health listener with mTLS (the HTTPS listener demands client certificates). */
+  healthPort: 8080,
 } as const;
 
 /** Storage hosts of hosted Mender (docs/configuration.md, DomainWhitelist). */
@@ -99,6 +125,23 @@ export function checkGatewayName(text: string): string {
 
 export function checkGatewayIp(text: string): string {
   return asSetupError(() => normalizeAddress(text, 'gateway address'));
+}
+
+/** A local IP address for the HTTPS listener (no port: that is `--https-port`). */
+export function checkListenAddress(text: string): string {
+  return asSetupError(() => normalizeAddress(text, 'listen address'));
+}
+
+/** The CA key file: a `.key` file name whose stem `cert issue` accepts (it writes `<stem>.crt` beside it). */
+export function checkCaKeyOut(text: string): string {
+  const value = text.trim();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.key$/.test(basename(value))) {
+    throw invalid(
+      `the CA key file "${text}" must be named like ca.key`,
+      'End it in .key, with letters, digits, ".", "_" and "-" before it (the CA certificate is written beside it as .crt).',
+    );
+  }
+  return value;
 }
 
 export function checkPort(value: number | string): number {
@@ -192,6 +235,7 @@ export function resolveSetupPaths(answers: SetupAnswers, cwd: string): SetupAnsw
     serverKey: abs(answers.serverKey),
     cachePath: resolve(cwd, answers.cachePath),
     mtlsCa: abs(answers.mtlsCa),
+    caKeyOut: abs(answers.caKeyOut),
   };
 }
 
@@ -224,6 +268,14 @@ export function checkSetupAnswers(answers: SetupAnswers): SetupAnswers {
         ? undefined
         : attempt(() => checkGatewayIp(answers.gatewayIp ?? ''), answers.gatewayIp),
     httpsPort: attempt(() => checkPort(answers.httpsPort), answers.httpsPort),
+    listenAddress:
+      answers.listenAddress === undefined
+        ? undefined
+        : attempt(() => checkListenAddress(answers.listenAddress ?? ''), answers.listenAddress),
+    healthPort:
+      answers.healthPort === undefined
+        ? undefined
+        : attempt(() => checkPort(answers.healthPort ?? 0), answers.healthPort),
     signatureSecret: answers.cache
       ? attempt(() => checkSignatureSecret(answers.signatureSecret), answers.signatureSecret)
       : answers.signatureSecret,
@@ -231,6 +283,25 @@ export function checkSetupAnswers(answers: SetupAnswers): SetupAnswers {
   if (!answers.createCerts) {
     need(answers.serverCert, '--server-cert (or --create-certs)', 'the server certificate');
     need(answers.serverKey, '--server-key (or --create-certs)', 'the server key');
+  }
+  if (answers.createCerts && answers.keepCaKey !== true && answers.caKeyOut === undefined) {
+    problems.push({
+      message: 'no place for the CA private key',
+      hint: 'Pass --ca-key-out PATH (outside the configuration folder, e.g. on removable media), or --keep-ca-key to leave it beside the configuration.',
+    });
+  }
+  if (answers.caKeyOut !== undefined) attempt(() => checkCaKeyOut(answers.caKeyOut ?? ''), '');
+  if (answers.mtls && answers.healthPort !== undefined && answers.healthPort === answers.httpsPort) {
+    problems.push({
+      message: `the health port ${answers.healthPort} is the HTTPS port`,
+      hint: 'Pass another --health-port.',
+    });
+  }
+  if (answers.serviceGroup?.trim() === '') {
+    problems.push({
+      message: 'the service group is empty',
+      hint: 'Pass --service-group with a group name (e.g. mender-gw), or leave it out.',
+    });
   }
   if (answers.cache && !answers.artifactsProxy) {
     problems.push({

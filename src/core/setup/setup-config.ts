@@ -7,20 +7,29 @@ import { SETUP_DEFAULTS, setupCertificatePaths } from './setup-answers.js';
  * paths. Pure: the same answers always give the same document (key order included), which
  * is what lets a prompted run and a `--no-prompt` run be compared byte for byte.
  *
- * Only HTTPS is enabled (plain HTTP must never face an untrusted network); every path is
- * absolute; the device-facing URL goes into GatewayURL even when the proxy is off, because
- * `device-hosts gen` reads it.
+ * Only HTTPS faces the network (plain HTTP must never face an untrusted one); with mTLS a
+ * plain-HTTP listener on 127.0.0.1 serves the health probes, which cannot present a client
+ * certificate (docs/operator-guide.md §2). HTTPS listens on all interfaces unless a listen
+ * address is given: the gateway IP only names the gateway. Every path is absolute; the
+ * device-facing URL goes into GatewayURL even when the proxy is off, because
+ * `device-hosts gen` reads it. `$schema` lets editors check the file (docs/configuration.md).
  */
+/**
+ * The JSON Schema shipped with the package (`docs/config.schema.json`, listed in
+ * package.json "files"), as a file: URL editors can open.
+ */
+export const SETUP_SCHEMA_URL = new URL('../../../docs/config.schema.json', import.meta.url).href;
+
 export function buildSetupConfig(answers: SetupAnswers): Record<string, unknown> {
   const certificates = setupCertificatePaths(answers.certDir);
   const serverCert = answers.createCerts ? certificates.serverCert : answers.serverCert;
   const serverKey = answers.createCerts ? certificates.serverKey : answers.serverKey;
   const listenHost =
-    answers.gatewayIp === undefined
+    answers.listenAddress === undefined
       ? ''
-      : isIPv6(answers.gatewayIp)
-        ? `[${answers.gatewayIp}]`
-        : answers.gatewayIp;
+      : isIPv6(answers.listenAddress)
+        ? `[${answers.listenAddress}]`
+        : answers.listenAddress;
   const gatewayUrl = `https://${answers.gatewayName}${answers.httpsPort === 443 ? '' : `:${answers.httpsPort}`}`;
 
   const artifactsProxy: Record<string, unknown> = { Enabled: answers.artifactsProxy, GatewayURL: gatewayUrl };
@@ -48,12 +57,14 @@ export function buildSetupConfig(answers: SetupAnswers): Record<string, unknown>
   features.DeviceSystem =
     answers.systemId === undefined ? { Enabled: false } : { Enabled: true, SystemID: answers.systemId };
 
+  const healthPort = answers.healthPort ?? SETUP_DEFAULTS.healthPort;
   return {
+    $schema: SETUP_SCHEMA_URL,
     UpstreamServer: {
       URL: answers.upstreamUrl,
       ...(answers.upstreamCa === undefined ? {} : { CACertificate: answers.upstreamCa }),
     },
-    HTTP: { Enabled: false },
+    HTTP: answers.mtls ? { Enabled: true, Listen: `127.0.0.1:${healthPort}` } : { Enabled: false },
     HTTPS: {
       Enabled: true,
       Listen: `${listenHost}:${answers.httpsPort}`,

@@ -1,4 +1,4 @@
-import type { SetupPrompter } from '../../../src/cli/setup-interview.js';
+import type { SetupPrompter, Validator } from '../../../src/cli/setup-interview.js';
 
 /**
  * A SetupPrompter that plays a script: each question must match the next step (kind and
@@ -7,7 +7,8 @@ import type { SetupPrompter } from '../../../src/cli/setup-interview.js';
  * with Ctrl-C (@inquirer's ExitPromptError).
  */
 export type ScriptStep =
-  | { input: RegExp; answer: string }
+  /** With `refused`: the validator must refuse the answer with a matching reason; the next step answers the same question again. */
+  | { input: RegExp; answer: string; refused?: RegExp }
   | { password: RegExp; answer: string }
   | { confirm: RegExp; answer: boolean | 'default' }
   | { select: RegExp; answer: string }
@@ -16,6 +17,8 @@ export type ScriptStep =
 export interface ScriptedPrompter extends SetupPrompter {
   /** Every question asked, in order. */
   asked: string[];
+  /** The reasons given for answers refused (and asked again). */
+  refusals: string[];
   /** Steps not yet played. */
   remaining(): number;
 }
@@ -27,6 +30,7 @@ class ExitPromptError extends Error {
 export function scriptedPrompter(script: ScriptStep[]): ScriptedPrompter {
   const steps = [...script];
   const asked: string[] = [];
+  const refusals: string[] = [];
   const next = (kind: string, message: string): ScriptStep => {
     asked.push(`${kind}: ${message}`);
     const step = steps.shift();
@@ -40,25 +44,38 @@ export function scriptedPrompter(script: ScriptStep[]): ScriptedPrompter {
     }
     return step;
   };
-  const validated = (answer: string, validate?: (value: string) => string | true): string => {
-    const verdict = validate?.(answer) ?? true;
+  const validated = async (answer: string, validate?: Validator): Promise<string> => {
+    const verdict = (await validate?.(answer)) ?? true;
     if (verdict !== true)
       throw new Error(`the scripted answer ${JSON.stringify(answer)} was refused: ${verdict}`);
     return answer;
   };
+  /** Like @inquirer: a refused answer is reported and the same question is asked again. */
+  const input: SetupPrompter['input'] = async (question) => {
+    const step = next('input', question.message) as { answer: string; refused?: RegExp };
+    const answer = step.answer === '' && question.default !== undefined ? question.default : step.answer;
+    if (answer === '' && question.required !== false)
+      throw new Error(`empty answer to required ${question.message}`);
+    if (step.refused !== undefined) {
+      const verdict = (await question.validate?.(answer)) ?? true;
+      if (verdict === true || !step.refused.test(verdict)) {
+        throw new Error(
+          `expected ${JSON.stringify(answer)} to be refused with ${String(step.refused)}, got ${String(verdict)}`,
+        );
+      }
+      refusals.push(verdict);
+      return input(question);
+    }
+    return validated(answer, question.validate);
+  };
   return {
     asked,
+    refusals,
     remaining: () => steps.length,
-    input: (question) => {
-      const step = next('input', question.message) as { answer: string };
-      const answer = step.answer === '' && question.default !== undefined ? question.default : step.answer;
-      if (answer === '' && question.required !== false)
-        throw new Error(`empty answer to required ${question.message}`);
-      return Promise.resolve(validated(answer, question.validate));
-    },
+    input,
     password: (question) => {
       const step = next('password', question.message) as { answer: string };
-      return Promise.resolve(validated(step.answer, question.validate));
+      return validated(step.answer, question.validate);
     },
     confirm: (question) => {
       const step = next('confirm', question.message) as { answer: boolean | 'default' };

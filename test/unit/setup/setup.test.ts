@@ -8,7 +8,9 @@ import {
   redactSetupConfig,
   renderSetupConfig,
   resolveSetupPaths,
+  SETUP_SCHEMA_URL,
 } from '../../../src/core/setup/index.js';
+import { createTestPki } from '../../support/test-pki.js';
 import type { SetupAnswers } from '../../../src/core/setup/index.js';
 import { isGatewayError } from '../../../src/core/errors.js';
 import { scriptedPrompter } from './scripted-prompter.js';
@@ -36,6 +38,7 @@ function answers(overrides: Partial<SetupAnswers> = {}): SetupAnswers {
     menderUsername: undefined,
     menderPassword: undefined,
     systemId: undefined,
+    keepCaKey: true,
     ...overrides,
   };
 }
@@ -53,6 +56,7 @@ function failure(fn: () => unknown): { code: string; message: string; details: u
 describe('buildSetupConfig', () => {
   it('the whole document, in a stable key order', () => {
     expect(renderSetupConfig(buildSetupConfig(answers()))).toBe(`{
+  "$schema": "${SETUP_SCHEMA_URL}",
   "UpstreamServer": {
     "URL": "https://hosted.mender.io"
   },
@@ -61,7 +65,7 @@ describe('buildSetupConfig', () => {
   },
   "HTTPS": {
     "Enabled": true,
-    "Listen": "10.0.0.1:443",
+    "Listen": ":443",
     "MinimumTLSVersion": "1.2",
     "ServerCertificate": "/etc/mender-gw/pki/server.crt",
     "ServerKey": "/etc/mender-gw/pki/server.key"
@@ -91,10 +95,11 @@ describe('buildSetupConfig', () => {
 `);
   });
 
-  it('mTLS with the created CA, Device System, IPv6 listen address, a custom port, an upstream CA', () => {
+  it('mTLS with the created CA and its loopback health listener, Device System, IPv6 listen address, a custom port, an upstream CA', () => {
     const config = buildSetupConfig(
       answers({
         gatewayIp: 'fd00::1',
+        listenAddress: 'fd00::1',
         httpsPort: 8443,
         upstreamCa: '/etc/ssl/upstream-ca.pem',
         mtls: true,
@@ -105,6 +110,7 @@ describe('buildSetupConfig', () => {
     );
     expect(config).toMatchObject({
       UpstreamServer: { URL: 'https://hosted.mender.io', CACertificate: '/etc/ssl/upstream-ca.pem' },
+      HTTP: { Enabled: true, Listen: '127.0.0.1:8080' },
       HTTPS: { Listen: '[fd00::1]:8443' },
       Features: {
         ArtifactsProxy: { GatewayURL: 'https://gateway.site.test:8443' },
@@ -234,12 +240,19 @@ describe('interviewSetup', () => {
       'upstream-url': 'https://hosted.mender.io',
       'gateway-name': 'gateway.site.test',
       'create-certs': true,
+      'keep-ca-key': true,
     };
     expect(await interviewSetup(flags, { interactive: false, generateSecret: () => SECRET })).toEqual(
       answers({
         gatewayIp: undefined,
         certDir: '/srv/gw/pki',
         domainWhitelist: ['s3.amazonaws.com', 'cloudflarestorage.com', 'blob.core.windows.net'],
+        signatureSecretGenerated: true,
+        keepCaKey: true,
+        caKeyOut: undefined,
+        listenAddress: undefined,
+        healthPort: undefined,
+        serviceGroup: undefined,
       }),
     );
   });
@@ -249,19 +262,22 @@ describe('interviewSetup', () => {
       { input: /^Upstream Mender server URL/, answer: 'https://mender.example.com' },
       { input: /private CA/, answer: '' },
       { input: /^DNS name devices use/, answer: 'gateway.site.test' },
-      { input: /^Address of this gateway/, answer: 'fd00::1' },
+      { input: /^IP address devices use/, answer: 'fd00::1' },
       { input: /^HTTPS port/, answer: '8443' },
       { select: /^TLS certificate/, answer: 'create' },
       { input: /^Directory for the CA/, answer: '' },
+      { input: /^File for the CA private key/, answer: '/media/usb/ca.key' },
       { confirm: /artifacts proxy/, answer: 'default' },
       { input: /^Storage host names/, answer: '' },
       { confirm: /^Cache artifacts/, answer: true },
-      { input: /^Cache directory/, answer: '/data/cache' },
+      { input: /^Cache directory/, answer: '/tmp/mgw-unit-cache' },
       { confirm: /mTLS/, answer: true },
+      { input: /^CA certificate that signs the device certificates/, answer: '' },
       { input: /^Mender user/, answer: 'gw@example.com' },
       { password: /^Password of gw@example.com/, answer: 's3cret' },
       { confirm: /Device System/, answer: true },
       { input: /^System ID/, answer: 'ward-7' },
+      { input: /^Group of the service user/, answer: '' },
     ]);
     const result = await interviewSetup(
       { out },
@@ -275,22 +291,36 @@ describe('interviewSetup', () => {
         httpsPort: 8443,
         certDir: '/srv/gw/pki',
         domainWhitelist: ['mender.example.com'],
-        cachePath: '/data/cache',
+        cachePath: '/tmp/mgw-unit-cache',
         mtls: true,
         menderUsername: 'gw@example.com',
         menderPassword: 's3cret',
         systemId: 'ward-7',
+        signatureSecretGenerated: true,
+        keepCaKey: false,
+        caKeyOut: '/media/usb/ca.key',
+        listenAddress: undefined,
+        healthPort: undefined,
+        serviceGroup: undefined,
       }),
     );
   });
 
-  it('interactive with flags given: only the open questions', async () => {
+  it('interactive with flags given: only the open questions; files checked as typed', async () => {
+    const pki = await createTestPki();
+    const server = await pki.issueServer('gateway.site.test', { dns: ['gateway.site.test'] });
+    const other = await pki.issueServer('other.site.test', { dns: ['other.site.test'] });
     const prompter = scriptedPrompter([
+      { input: /private CA/, answer: server.keyPath, refused: /holds no PEM certificate/ },
       { input: /private CA/, answer: '' },
-      { input: /^Address of this gateway/, answer: '' },
-      { input: /^Server certificate/, answer: '/srv/server.crt' },
-      { input: /^Server private key/, answer: '/srv/server.key' },
+      { input: /^IP address devices use/, answer: '' },
+      { input: /^Server certificate/, answer: other.certPath, refused: /does not cover the gateway name/ },
+      { input: /^Server certificate/, answer: server.certPath },
+      { input: /^Server private key/, answer: other.keyPath, refused: /does not match/ },
+      { input: /^Server private key/, answer: server.keyPath },
       { confirm: /Device System/, answer: false },
+      { input: /^Group of the service user/, answer: 'no-such-group-here', refused: /there is no group/ },
+      { input: /^Group of the service user/, answer: '' },
     ]);
     const result = await interviewSetup(
       {
@@ -304,11 +334,12 @@ describe('interviewSetup', () => {
       },
       { interactive: true, prompter, generateSecret: () => SECRET },
     );
+    await pki.cleanup();
     expect(prompter.remaining()).toBe(0);
     expect(result).toMatchObject({
       gatewayIp: undefined,
       createCerts: false,
-      serverCert: '/srv/server.crt',
+      serverCert: server.certPath,
       artifactsProxy: false,
       cache: false,
     });
