@@ -401,6 +401,7 @@ describe('what config init writes', () => {
     ]);
     expect(run.stderr).toBe('');
     expect(run.stdout).toContain('(mode 0640, group daemon)');
+    expect(run.stdout).toContain(`(key ${join(folder, 'pki/server.key')}, mode 0640, group daemon)`);
     const group = (await readFile('/etc/group', 'utf8'))
       .split('\n')
       .find((line) => line.startsWith('daemon:'));

@@ -197,8 +197,10 @@ The file is checked with the same code as "config validate" before it is written
     );
     if (result.signatureSecretKept) this.log(`kept the SignatureSecret of the replaced ${file}`);
     for (const cert of result.certificates) {
+      // --service-group opens the server key to the service; the CA key stays the owner's.
+      const keyMode = cert.role !== 'ca' && group !== undefined ? `mode 0640, group ${group}` : 'mode 0600';
       this.log(
-        `created ${cert.role === 'ca' ? 'CA' : cert.role} certificate ${shown(cert.certificatePath, cwd)} (key ${shown(cert.keyPath, cwd)}, mode 0600)`,
+        `created ${cert.role === 'ca' ? 'CA' : cert.role} certificate ${shown(cert.certificatePath, cwd)} (key ${shown(cert.keyPath, cwd)}, ${keyMode})`,
       );
     }
     for (const line of this.nextSteps(answers, result, file, cwd)) this.log(line);
