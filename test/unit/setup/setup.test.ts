@@ -345,6 +345,41 @@ describe('interviewSetup', () => {
     });
   });
 
+  it('mTLS CA typed at the prompt: a server certificate is refused, a CA accepted', async () => {
+    const pki = await createTestPki();
+    const server = await pki.issueServer('gateway.site.test', { dns: ['gateway.site.test'] });
+    const prompter = scriptedPrompter([
+      {
+        input: /^CA certificate that signs the device certificates/,
+        answer: server.certPath,
+        refused: /is not a CA certificate/,
+      },
+      { input: /^CA certificate that signs the device certificates/, answer: pki.ca.certPath },
+    ]);
+    const result = await interviewSetup(
+      {
+        out,
+        'upstream-url': 'https://hosted.mender.io',
+        'upstream-ca': pki.ca.certPath,
+        'gateway-name': 'gateway.site.test',
+        'gateway-ip': '10.0.0.1',
+        'https-port': 443,
+        'server-cert': server.certPath,
+        'server-key': server.keyPath,
+        'artifacts-proxy': false,
+        mtls: true,
+        'mender-username': 'gw@example.com',
+        'mender-password': 'pw',
+        'system-id': 'ward-7',
+        'service-group': 'root',
+      },
+      { interactive: true, prompter, generateSecret: () => SECRET },
+    );
+    await pki.cleanup();
+    expect(prompter.remaining()).toBe(0);
+    expect(result.mtlsCa).toBe(pki.ca.certPath);
+  });
+
   it('Ctrl-C in a prompt rejects with ExitPromptError (the command exits 130)', async () => {
     const prompter = scriptedPrompter([{ ctrlC: true }]);
     const error = await interviewSetup({ out }, { interactive: true, prompter }).catch((err: unknown) => err);
