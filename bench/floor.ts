@@ -2,15 +2,17 @@
  * How close mender-gw is to the cheapest Node.js server that does the same work (docs/performance.md, "The
  * Node.js floor"). Measures, in one run, alternating:
  *
- *   - node-floor (bench/floor/floor-server.ts): HTTPS, one undici Agent relaying GETs, and
+ *   - node-floor (bench/floor/floor-server.ts): HTTPS, one undici Agent relaying, the same
+ *     per-request work as mender-gw done minimally (deployments/next parsed, link signed with
+ *     HMAC, re-serialised; inventory parsed, one attribute added), and
  *     `createReadStream().pipe(res)` for a file; nothing else;
- *   - mender-gw serve, as the main suite runs it (cache, signed links, logging, metrics);
+ *   - mender-gw serve, as the main suite runs it (cache, signed links, DeviceSystem, logging, metrics);
  *
- * on the M1 download case (20 TLS clients, a cached artifact) and the M3 API case (wrk, 50
- * connections; and 1 connection for the latency added over the origin). Pinned like the
+ * on the M1 download case (20 TLS clients, a cached artifact) and the M3 API cases of the suite
+ * (wrk, 50 connections; and 1 connection for the latency added over the origin). Pinned like the
  * suite: servers on CPU 0, origin and load on CPU 1.
  *
- *   npx tsx bench/floor.ts [--quick] [--reps N]
+ *   npx tsx bench/floor.ts [--quick] [--reps N] [--no-m1] [--m3-cases next,next204,inventory,configuration]
  *
  * Prints a table: the floor is what the runtime costs on this machine; mender-gw ÷ floor is what
  * its own features cost. See docs/performance.md, "The Node.js floor".
@@ -24,7 +26,16 @@ import { join } from 'node:path';
 import { runApiLoad, runDownloads } from './lib/clients.js';
 import { startOrigin } from './lib/origin.js';
 import { sumCpuSeconds } from '../test/support/proc.js';
-import { freePort, makeCertificate, pinned, REPO_ROOT, signBenchLink, startMenderGw } from './lib/servers.js';
+import {
+  freePort,
+  makeCertificate,
+  pinned,
+  REPO_ROOT,
+  SIGNATURE_SECRET,
+  signBenchLink,
+  startMenderGw,
+} from './lib/servers.js';
+import { M3_CASES } from './suite.js';
 import { GiB, median, MiB } from '../test/support/stats.js';
 import { writeRandomFile } from './lib/random-file.js';
 
@@ -43,10 +54,16 @@ const reps = repsIndex === -1 ? (quick ? 1 : 3) : Number(args[repsIndex + 1]);
 const fileSize = (quick ? 8 : 64) * MiB;
 const m3Seconds = quick ? 2 : 10;
 const latencySeconds = quick ? 1 : 5;
+const warmUpSeconds = quick ? 1 : 3;
 const canPin = existsSync('/usr/bin/taskset') && osCpus().length >= 2;
 const serverCpus = canPin ? '0' : undefined;
 const loadCpus = canPin ? '1' : undefined;
 const wrk = existsSync('/usr/bin/wrk') ? '/usr/bin/wrk' : undefined;
+const withM1 = !args.includes('--no-m1');
+const casesIndex = args.indexOf('--m3-cases');
+const m3Cases = M3_CASES.filter(
+  (c) => casesIndex === -1 || (args[casesIndex + 1] ?? '').split(',').includes(c.key),
+);
 const log = (line: string): void => console.error(`[floor] ${line}`);
 
 if (canPin) spawnSync('taskset', ['-a', '-p', '-c', loadCpus!, String(process.pid)], { stdio: 'ignore' });
@@ -67,6 +84,7 @@ async function startFloor(
     cert.cert,
     cert.key,
     file,
+    SIGNATURE_SECRET,
   ]);
   const child = spawn(command, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   await once(child.stdout, 'data');
@@ -101,6 +119,7 @@ try {
     cert,
     cpus: serverCpus,
     sign: signBenchLink,
+    deviceSystemId: 'bench-site-1',
   });
   const sides: Side[] = [
     await startFloor(work, origin.url, cert),
@@ -114,32 +133,51 @@ try {
   ];
   // Warm the gateway's cache (and both page caches).
   for (const side of sides) await runDownloads([{ url: side.fileUrl }], loadCpus);
-  const path = '/api/devices/v1/deviceconfig/configuration';
   for (let rep = 0; rep < reps; rep++) {
-    const direct = await runApiLoad(`${origin.url}${path}`, 1, latencySeconds, loadCpus, wrk);
     const order = rep % 2 === 0 ? sides : [...sides].reverse();
-    for (const side of order) {
-      let cpu = sumCpuSeconds([side.pid]);
-      const downloads = await runDownloads(
-        Array.from({ length: 20 }, () => ({ url: side.fileUrl })),
-        loadCpus,
-      );
-      const bytes = downloads.results.reduce((sum, r) => sum + r.bytes, 0);
-      const errors = downloads.results.filter((r) => r.status !== 200 || r.bytes !== fileSize).length;
-      const start = Math.min(...downloads.results.map((r) => r.startMs));
-      const end = Math.max(...downloads.results.map((r) => r.endMs));
-      note(side.name, 'M1 CPU-s per GiB', (sumCpuSeconds([side.pid]) - cpu) / (bytes / GiB));
-      note(side.name, 'M1 MiB/s', bytes / MiB / ((end - start) / 1000));
-      note(side.name, 'M1 errors', errors);
-      cpu = sumCpuSeconds([side.pid]);
-      const load = await runApiLoad(`${side.url}${path}`, 50, m3Seconds, loadCpus, wrk);
-      note(side.name, 'M3 µs CPU per request', ((sumCpuSeconds([side.pid]) - cpu) / load.requests) * 1e6);
-      note(side.name, 'M3 requests/s', load.requestsPerSecond);
-      note(side.name, 'M3 errors', load.errors);
-      const single = await runApiLoad(`${side.url}${path}`, 1, latencySeconds, loadCpus, wrk);
-      note(side.name, 'M3 added latency p50 ms', single.p50Ms - direct.p50Ms);
-      log(`rep ${rep + 1} ${side.name} done`);
+    if (withM1) {
+      for (const side of order) {
+        const cpu = sumCpuSeconds([side.pid]);
+        const downloads = await runDownloads(
+          Array.from({ length: 20 }, () => ({ url: side.fileUrl })),
+          loadCpus,
+        );
+        const bytes = downloads.results.reduce((sum, r) => sum + r.bytes, 0);
+        const errors = downloads.results.filter((r) => r.status !== 200 || r.bytes !== fileSize).length;
+        const start = Math.min(...downloads.results.map((r) => r.startMs));
+        const end = Math.max(...downloads.results.map((r) => r.endMs));
+        note(side.name, 'M1 CPU-s per GiB', (sumCpuSeconds([side.pid]) - cpu) / (bytes / GiB));
+        note(side.name, 'M1 MiB/s', bytes / MiB / ((end - start) / 1000));
+        note(side.name, 'M1 errors', errors);
+      }
     }
+    for (const c of m3Cases) {
+      const direct = await runApiLoad(
+        `${origin.url}${c.path}`,
+        1,
+        latencySeconds,
+        loadCpus,
+        wrk,
+        false,
+        c.request,
+      );
+      for (const side of order) {
+        const url = `${side.url}${c.path}`;
+        await runApiLoad(url, 50, warmUpSeconds, loadCpus, wrk, false, c.request);
+        const cpu = sumCpuSeconds([side.pid]);
+        const load = await runApiLoad(url, 50, m3Seconds, loadCpus, wrk, false, c.request);
+        note(
+          side.name,
+          `M3 ${c.key} µs CPU per request`,
+          ((sumCpuSeconds([side.pid]) - cpu) / load.requests) * 1e6,
+        );
+        note(side.name, `M3 ${c.key} requests/s`, load.requestsPerSecond);
+        note(side.name, `M3 ${c.key} errors`, load.errors);
+        const single = await runApiLoad(url, 1, latencySeconds, loadCpus, wrk, false, c.request);
+        note(side.name, `M3 ${c.key} added latency p50 ms`, single.p50Ms - direct.p50Ms);
+      }
+    }
+    log(`rep ${rep + 1} done`);
   }
   for (const side of sides) await side.stop();
   await origin.close();

@@ -3,12 +3,12 @@
  * in front of the same loopback origin, measured in the same run, alternating.
  *
  *   npx tsx bench/run.ts [--quick] [--only M1,M2,...] [--reps N] [--out DIR] [--no-pin] [--cpu-prof DIR]
- *                        [--fleet-devices N]
+ *                        [--fleet-devices N] [--m3-cases next,next204,inventory,configuration]
  *
  * Writes bench/results/<timestamp>.json (or DIR) and prints a table. See docs/performance.md.
  */
 import { join, resolve } from 'node:path';
-import { formatTable, METRICS, runBench } from './suite.js';
+import { formatTable, M3_CASES, METRICS, runBench } from './suite.js';
 import type { MetricName } from './suite.js';
 import { REPO_ROOT } from './lib/servers.js';
 
@@ -20,6 +20,7 @@ interface Args {
   pin: boolean;
   cpuProfDir: string | undefined;
   fleetDevices: number | undefined;
+  m3Cases: string[] | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -30,6 +31,7 @@ function parseArgs(argv: string[]): Args {
   let pin = true;
   let cpuProfDir: string | undefined;
   let fleetDevices: number | undefined;
+  let m3Cases: string[] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -52,13 +54,21 @@ function parseArgs(argv: string[]): Args {
       if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps needs a positive integer');
     } else if (arg === '--out') outDir = value();
     else if (arg === '--cpu-prof') cpuProfDir = resolve(value());
-    else if (arg === '--fleet-devices') {
+    else if (arg === '--m3-cases') {
+      m3Cases = value()
+        .split(',')
+        .map((s) => s.trim());
+      const known: readonly string[] = M3_CASES.map((c) => c.key);
+      const unknown = m3Cases.filter((c) => !known.includes(c));
+      if (unknown.length > 0)
+        throw new Error(`--m3-cases: unknown case ${unknown.join(', ')} (known: ${known.join(', ')})`);
+    } else if (arg === '--fleet-devices') {
       fleetDevices = Number(value());
       if (!Number.isInteger(fleetDevices) || fleetDevices < 1)
         throw new Error('--fleet-devices needs a positive integer');
     } else throw new Error(`unknown argument ${arg}`);
   }
-  return { quick, only, reps, outDir, pin, cpuProfDir, fleetDevices };
+  return { quick, only, reps, outDir, pin, cpuProfDir, fleetDevices, m3Cases };
 }
 
 const args = parseArgs(process.argv.slice(2));
@@ -70,6 +80,7 @@ const { result, path } = await runBench({
   pin: args.pin,
   cpuProfDir: args.cpuProfDir,
   fleetDevices: args.fleetDevices,
+  m3Cases: args.m3Cases,
   log: (line) => console.error(`[bench] ${line}`),
 });
 console.log(formatTable(result));

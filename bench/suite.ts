@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DownloadResult, DownloadSpec } from './client/downloads.js';
 import { runApiLoad, runDownloads } from './lib/clients.js';
 import { runFleetScenario } from './lib/fleet-scenario.js';
-import { startOrigin } from './lib/origin.js';
+import { INVENTORY_BODY, NEXT_REQUEST_BODY, startOrigin } from './lib/origin.js';
+import type { ApiRequest } from './lib/clients.js';
 import type { Origin } from './lib/origin.js';
 import { peakRss, resetPeakRss, rss, sumCpuSeconds } from '../test/support/proc.js';
 import {
@@ -35,10 +36,53 @@ export interface BenchOptions {
   pin: boolean;
   /** Write V8 CPU profiles of mender-gw (`node --cpu-prof`) to this folder. */
   cpuProfDir?: string | undefined;
+  /** M3: only these cases (keys of {@link M3_CASES}); default all. */
+  m3Cases?: string[] | undefined;
   /** Fleet: simulated devices per run (default 2,000; quick 100). */
   fleetDevices?: number | undefined;
   log: (line: string) => void;
 }
+
+/**
+ * M3's device calls. nginx relays each one as it is (it cannot rewrite or sign a link): its figure
+ * is the transport ceiling, not the same work. mender-gw does what it does for devices.
+ */
+export const M3_CASES = [
+  {
+    key: 'next',
+    name: 'deployments/next 200 (link rewritten and signed)',
+    path: '/api/devices/v2/deployments/device/deployments/next',
+    request: { method: 'POST', body: NEXT_REQUEST_BODY, contentType: 'application/json' },
+    note: 'mender-gw parses the instructions, signs a cache link (HMAC-SHA256) and re-serialises; nginx relays them unchanged',
+  },
+  {
+    key: 'next204',
+    name: 'deployments/next 204 (no update)',
+    path: '/api/devices/v1/deployments/device/deployments/next',
+    request: { method: 'POST', body: NEXT_REQUEST_BODY, contentType: 'application/json' },
+    note: 'the poll of a device with nothing to install',
+  },
+  {
+    key: 'inventory',
+    name: 'inventory PUT (DeviceSystem injection)',
+    path: '/api/devices/v1/inventory/device/attributes',
+    request: { method: 'PUT', body: INVENTORY_BODY, contentType: 'application/json' },
+    note: 'mender-gw reads the body, adds mender_gateway_system_id and sends it on; nginx streams it',
+  },
+  {
+    key: 'configuration',
+    name: 'configuration GET',
+    path: '/api/devices/v1/deviceconfig/configuration',
+    request: undefined,
+    note: 'a bare relay, for comparison',
+  },
+] as const satisfies readonly {
+  key: string;
+  name: string;
+  path: string;
+  request: ApiRequest | undefined;
+  note: string;
+}[];
 
 /** `direct`: Fleet's baseline, the devices talking to the fake upstream with no gateway in between. */
 type Side = 'nginx' | 'direct' | 'mender-gw';
@@ -157,7 +201,7 @@ export async function runBench(options: BenchOptions): Promise<{ result: BenchRe
   ) as Record<MetricName, MetricResult>;
   metrics.M1.description = `${m1Clients} concurrent TLS downloads of a cached ${smallSize / MiB} MiB artifact${quick ? '' : `, and ${m1BigClients} of a ${bigSize / MiB} MiB one`}`;
   metrics.M2.description = `${m2Clients} clients at once for the same uncached ${smallSize / MiB} MiB artifact (fresh URL per repetition)`;
-  metrics.M3.description = `GET /api/devices/v1/deviceconfig/configuration relayed, 50 connections for ${m3Seconds} s; 1 connection for ${latencySeconds} s vs the origin directly`;
+  metrics.M3.description = `device API calls (deployments/next with a rewritten, signed link; next 204; inventory PUT with DeviceSystem injection; configuration GET relayed), 50 connections for ${m3Seconds} s; 1 connection for ${latencySeconds} s vs the origin directly`;
   metrics.M4.description =
     'Range requests on uncached, cached and partially filled artifacts, bodies compared by SHA-256';
   metrics.M5.description = `peak RSS (VmHWM) of the server during M1 (${smallSize / MiB} MiB and ${bigSize / MiB} MiB) and with one slow client`;
@@ -265,6 +309,7 @@ export async function runBench(options: BenchOptions): Promise<{ result: BenchRe
           cert,
           cpus: serverCpus,
           sign: signBenchLink,
+          deviceSystemId: 'bench-site-1',
           ...(options.cpuProfDir === undefined
             ? {}
             : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] }),
@@ -395,35 +440,70 @@ export async function runBench(options: BenchOptions): Promise<{ result: BenchRe
 
     // ------------------------------------------------------------------ M3
     if (wants('M3')) {
-      const path = '/api/devices/v1/deviceconfig/configuration';
+      const cases = M3_CASES.filter((c) => options.m3Cases === undefined || options.m3Cases.includes(c.key));
       for (let rep = 0; rep < reps; rep++) {
-        const direct = await runApiLoad(`${origin!.url}${path}`, 1, latencySeconds, loadCpus, wrk);
-        const directLoad = await runApiLoad(`${origin!.url}${path}`, 50, m3Seconds, loadCpus, wrk);
-        await alternate(servers, rep, async (server) => {
-          // Warm up first: V8 compiles mender-gw's request path lazily, and a cold 2 s quick run
-          // charged that to the per-request CPU (nginx has nothing to compile). Both sides get it.
-          await runApiLoad(`${server.url}${path}`, 50, warmUpSeconds, loadCpus, wrk);
-          let load: Awaited<ReturnType<typeof runApiLoad>> | undefined;
-          const m = await measure(server, async () => {
-            load = await runApiLoad(`${server.url}${path}`, 50, m3Seconds, loadCpus, wrk);
-          });
-          const single = await runApiLoad(`${server.url}${path}`, 1, latencySeconds, loadCpus, wrk);
-          const values = {
-            requestsPerSecond: load!.requestsPerSecond,
-            p50Ms: load!.p50Ms,
-            p99Ms: load!.p99Ms,
-            cpuMicrosecondsPerRequest: (m.cpuSeconds / load!.requests) * 1e6,
-            errors: load!.errors + single.errors,
-            oneConnectionP50Ms: single.p50Ms,
-            addedLatencyP50Ms: single.p50Ms - direct.p50Ms,
-            originDirectP50Ms: direct.p50Ms,
-            originDirect50ConnRps: directLoad.requestsPerSecond,
-          };
-          record('M3', 'configuration GET', server.name, values, `load generator: ${load!.tool}`);
-          log(
-            `M3 rep ${rep + 1} ${server.name}: ${values.requestsPerSecond.toFixed(0)} req/s, p50 ${values.p50Ms.toFixed(2)} ms, p99 ${values.p99Ms.toFixed(2)} ms, ${values.cpuMicrosecondsPerRequest.toFixed(0)} µs CPU/req, +${(values.addedLatencyP50Ms * 1000).toFixed(0)} µs over origin (1 conn)`,
+        for (const c of cases) {
+          const direct = await runApiLoad(
+            `${origin!.url}${c.path}`,
+            1,
+            latencySeconds,
+            loadCpus,
+            wrk,
+            false,
+            c.request,
           );
-        });
+          const directLoad = await runApiLoad(
+            `${origin!.url}${c.path}`,
+            50,
+            m3Seconds,
+            loadCpus,
+            wrk,
+            false,
+            c.request,
+          );
+          await alternate(servers, rep, async (server) => {
+            // Warm up first: V8 compiles mender-gw's request path lazily, and a cold 2 s quick run
+            // charged that to the per-request CPU (nginx has nothing to compile). Both sides get it.
+            await runApiLoad(`${server.url}${c.path}`, 50, warmUpSeconds, loadCpus, wrk, false, c.request);
+            let load: Awaited<ReturnType<typeof runApiLoad>> | undefined;
+            const m = await measure(server, async () => {
+              load = await runApiLoad(
+                `${server.url}${c.path}`,
+                50,
+                m3Seconds,
+                loadCpus,
+                wrk,
+                false,
+                c.request,
+              );
+            });
+            const single = await runApiLoad(
+              `${server.url}${c.path}`,
+              1,
+              latencySeconds,
+              loadCpus,
+              wrk,
+              false,
+              c.request,
+            );
+            const values = {
+              requestsPerSecond: load!.requestsPerSecond,
+              p50Ms: load!.p50Ms,
+              p99Ms: load!.p99Ms,
+              cpuMicrosecondsPerRequest: (m.cpuSeconds / load!.requests) * 1e6,
+              errors: load!.errors + single.errors,
+              oneConnectionP50Ms: single.p50Ms,
+              addedLatencyP50Ms: single.p50Ms - direct.p50Ms,
+              originDirectP50Ms: direct.p50Ms,
+              originDirect50ConnRps: directLoad.requestsPerSecond,
+              peakRssMiB: m.peakRssMiB,
+            };
+            record('M3', c.name, server.name, values, `load generator: ${load!.tool}; ${c.note}`);
+            log(
+              `M3 ${c.key} rep ${rep + 1} ${server.name}: ${values.requestsPerSecond.toFixed(0)} req/s, p50 ${values.p50Ms.toFixed(2)} ms, p99 ${values.p99Ms.toFixed(2)} ms, ${values.cpuMicrosecondsPerRequest.toFixed(0)} µs CPU/req, +${(values.addedLatencyP50Ms * 1000).toFixed(0)} µs over origin (1 conn), errors ${values.errors}`,
+            );
+          });
+        }
       }
       metrics.M3.status = 'measured';
     }

@@ -9,6 +9,7 @@ interface ApiLoadSpec {
   url: string;
   connections: number;
   durationMs: number;
+  request?: { method: 'GET' | 'POST' | 'PUT'; body?: string; contentType?: string };
 }
 
 async function main(): Promise<void> {
@@ -29,7 +30,13 @@ async function main(): Promise<void> {
     while (performance.now() < deadline) {
       const start = performance.now();
       try {
-        const res = await pool.request({ method: 'GET', path });
+        const res = await pool.request({
+          method: spec.request?.method ?? 'GET',
+          path,
+          body: spec.request?.body ?? null,
+          headers:
+            spec.request?.contentType === undefined ? {} : { 'content-type': spec.request.contentType },
+        });
         await res.body.dump();
         if (res.statusCode >= 400) errors++;
       } catch {

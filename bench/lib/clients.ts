@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DownloadResult, DownloadSpec } from '../client/downloads.js';
@@ -20,6 +22,29 @@ export async function runDownloads(
   ]);
   const { stdout } = await run(command, args, { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 });
   return JSON.parse(stdout) as { results: DownloadResult[]; clientCpuSeconds: number };
+}
+
+/** A request other than a bodiless GET, e.g. deployments/next (POST) or an inventory PUT. */
+export interface ApiRequest {
+  method: 'GET' | 'POST' | 'PUT';
+  body?: string;
+  contentType?: string;
+}
+
+let scriptDir: string | undefined;
+
+/** A wrk Lua script that sends `request` (wrk's `-s`; https://github.com/wg/wrk/blob/master/SCRIPTING). */
+function wrkScript(request: ApiRequest): string {
+  scriptDir ??= mkdtempSync(join(tmpdir(), 'mgw-wrk-'));
+  const lines = [`wrk.method = "${request.method}"`];
+  if (request.body !== undefined) lines.push(`wrk.body = [==[${request.body}]==]`);
+  if (request.contentType !== undefined) lines.push(`wrk.headers["Content-Type"] = "${request.contentType}"`);
+  const path = join(
+    scriptDir,
+    `${request.method}-${lines.join('').length}-${Math.random().toString(36).slice(2)}.lua`,
+  );
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  return path;
 }
 
 export interface ApiLoadResult {
@@ -79,6 +104,7 @@ export async function runApiLoad(
   cpus: string | undefined,
   wrk: string | undefined,
   newConnectionPerRequest = false,
+  request?: ApiRequest,
 ): Promise<ApiLoadResult> {
   if (wrk !== undefined) {
     const [command, args] = pinned(cpus, wrk, [
@@ -89,6 +115,7 @@ export async function runApiLoad(
       '--timeout',
       '10s',
       ...(newConnectionPerRequest ? ['-H', 'Connection: close'] : []),
+      ...(request === undefined ? [] : ['-s', wrkScript(request)]),
       url,
     ]);
     const { stdout } = await run(command, args, { maxBuffer: 4 * 1024 * 1024 });
@@ -98,7 +125,7 @@ export async function runApiLoad(
     '--import',
     'tsx',
     join(REPO_ROOT, 'bench', 'client', 'api-load.ts'),
-    JSON.stringify({ url, connections, durationMs: seconds * 1000 }),
+    JSON.stringify({ url, connections, durationMs: seconds * 1000, request }),
   ]);
   const { stdout } = await run(command, args, { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 });
   const raw = JSON.parse(stdout) as {

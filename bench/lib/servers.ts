@@ -274,6 +274,10 @@ export async function startMenderGw(options: {
   originCaPath?: string;
   /** Hosts whose artifact links are proxied; default the origin's `127.0.0.1`. */
   domainWhitelist?: string[];
+  /** Another build's `bin/run.js` (bench/ab.ts compares two builds); default this checkout's. */
+  bin?: string;
+  /** `Features.DeviceSystem.SystemID`: inventory updates get it injected (M3's inventory case). */
+  deviceSystemId?: string;
   /** More top-level config sections (Fleet: `Metrics`), added to the ones above. */
   extraConfig?: Record<string, unknown>;
 }): Promise<ServerUnderTest> {
@@ -305,6 +309,9 @@ export async function startMenderGw(options: {
           LinkExpireDuration: '24h',
         },
       },
+      ...(options.deviceSystemId === undefined
+        ? {}
+        : { DeviceSystem: { Enabled: true, SystemID: options.deviceSystemId } }),
     },
     ShutdownGracePeriod: '1s',
     ...options.extraConfig,
@@ -312,7 +319,7 @@ export async function startMenderGw(options: {
   const confPath = join(dir, 'mender-gateway.conf');
   await writeFile(confPath, JSON.stringify(conf, null, 2));
   const logFd = openSync(join(dir, 'serve.log'), 'a');
-  const bin = join(REPO_ROOT, 'bin', 'run.js');
+  const bin = options.bin ?? join(REPO_ROOT, 'bin', 'run.js');
   const [command, args] = pinned(options.cpus, process.execPath, [
     // As packaged (packaging/mender-gw.service, Dockerfile): a 2 MiB V8 semi-space (docs/performance.md, M5).
     ...PACKAGED_NODE_ARGS,
