@@ -41,6 +41,27 @@ function rfc3339(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/**
+ * A query value encoded exactly as `URLSearchParams` serialises it (application/x-www-form-urlencoded,
+ * https://url.spec.whatwg.org/#concept-urlencoded-serializer): `encodeURIComponent` leaves
+ * `!'()~` as they are and writes a space as `%20`, the serialiser encodes them and writes `+`.
+ */
+function formEncode(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()~]|%20/g, (c) =>
+    c === '%20' ? '+' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+/** The signed text for the given parameter values, in SIGNED_PARAMS order (§4.4). */
+function canonicalText(path: string, values: readonly (string | undefined)[]): string {
+  let text = `GET\n${path}\n`;
+  for (let i = 0; i < SIGNED_PARAMS.length; i++) {
+    const value = values[i];
+    if (value !== undefined) text += `${SIGNED_PARAMS[i]}=${value}\n`;
+  }
+  return text;
+}
+
 function canonical(path: string, params: URLSearchParams): string {
   let text = `GET\n${path}\n`;
   for (const name of SIGNED_PARAMS) {
@@ -60,13 +81,14 @@ function joinBase(gatewayUrl: URL, path: string): URL {
 
 export class ArtifactLinkSigner {
   readonly #secret: Buffer;
-  readonly #gatewayUrl: URL;
   readonly #lifetimeMs: number;
+  /** `{GatewayURL origin}{path prefix}`, as joinBase builds it, for links built as text. */
+  readonly #base: string;
 
   constructor(secret: Buffer, gatewayUrl: URL, lifetimeMs: number) {
     this.#secret = secret;
-    this.#gatewayUrl = gatewayUrl;
     this.#lifetimeMs = lifetimeMs;
+    this.#base = joinBase(gatewayUrl, '/').href.replace(/\/$/, '');
   }
 
   #mac(path: string, params: URLSearchParams): Buffer {
@@ -75,17 +97,34 @@ export class ArtifactLinkSigner {
 
   /** A signed cache link for `origin`, valid for `LinkExpireDuration` from `now`. */
   sign(origin: URL, artifact: { id?: string; name?: string }, now = new Date()): { url: URL; expires: Date } {
+    const { href, expires } = this.signText(origin, artifact, now);
+    return { url: new URL(href), expires };
+  }
+
+  /**
+   * {@link sign} as text, for deployments/next (the hot path): the same link, byte for byte, built
+   * by concatenation instead of `URLSearchParams` and `URL` setters, which took about half of the
+   * ~19 µs a link cost (docs/performance.md, "What was tried"). `expire` is the RFC 3339 expiry.
+   */
+  signText(
+    origin: URL,
+    artifact: { id?: string | undefined; name?: string | undefined },
+    now = new Date(),
+  ): { href: string; expires: Date; expire: string } {
     const key = cacheKeyFor(origin);
     const expires = new Date(Math.floor((now.getTime() + this.#lifetimeMs) / 1000) * 1000);
-    const url = joinBase(this.#gatewayUrl, `${ARTIFACT_ROUTE}${key}`);
-    const params = new URLSearchParams();
-    params.set('x-men-expire', rfc3339(expires));
-    params.set('x-men-origin', b64url(origin.href));
-    if (artifact.id !== undefined) params.set('x-men-artifact-id', artifact.id);
-    if (artifact.name !== undefined) params.set('x-men-artifact-name', artifact.name);
-    params.set('x-men-signature', this.#mac(`${ARTIFACT_ROUTE}${key}`, params).toString('base64url'));
-    url.search = params.toString();
-    return { url, expires };
+    const expire = rfc3339(expires);
+    const path = `${ARTIFACT_ROUTE}${key}`;
+    const values = [expire, b64url(origin.href), artifact.id, artifact.name] as const;
+    const signature = createHmac('sha256', this.#secret)
+      .update(canonicalText(path, values))
+      .digest('base64url');
+    let query = '';
+    for (let i = 0; i < SIGNED_PARAMS.length; i++) {
+      const value = values[i];
+      if (value !== undefined) query += `${query === '' ? '' : '&'}${SIGNED_PARAMS[i]}=${formEncode(value)}`;
+    }
+    return { href: `${this.#base}${path}?${query}&x-men-signature=${signature}`, expires, expire };
   }
 
   /**

@@ -21,11 +21,6 @@ export interface ArtifactsFeature {
   close(): Promise<void>;
 }
 
-/** RFC 3339 UTC, second precision. */
-function rfc3339(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
 /**
  * Provision `Features.ArtifactsProxy` (docs/protocol.md §4): link rewriting, and either the
  * proxy-only download route or the signed-link cache. Opening the cache rebuilds its index
@@ -89,8 +84,8 @@ export async function createArtifactsFeature(
       logger.warn({ path, file: name }, 'removed leftover of an interrupted cache fill');
     const linkSigner = signer;
     link = (origin, artifact) => {
-      const { url, expires } = linkSigner.sign(origin, { id: artifact.id, name: artifact.name });
-      return { uri: url.href, expire: rfc3339(expires) };
+      const { href, expire } = linkSigner.signText(origin, { id: artifact.id, name: artifact.name });
+      return { uri: href, expire };
     };
   } else {
     link = (_origin, _artifact, raw) => ({ uri: proxyLink(gatewayUrl, raw).href, expire: undefined });

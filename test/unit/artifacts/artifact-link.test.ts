@@ -355,6 +355,51 @@ describe('ArtifactLinkSigner (docs/protocol.md §4.4)', () => {
     });
     const lifetimeArb = fc.integer({ min: 1_000, max: 7 * 24 * 3_600_000 });
 
+    /** How links were built before signText: URLSearchParams and URL setters (the reference). */
+    function referenceLink(
+      s: { gateway: URL; lifetime: number },
+      origin: URL,
+      artifact: { id?: string; name?: string },
+      now: Date,
+    ): string {
+      const key = cacheKeyFor(origin);
+      const expires = new Date(Math.floor((now.getTime() + s.lifetime) / 1000) * 1000);
+      const url = new URL(s.gateway.origin);
+      url.pathname = s.gateway.pathname.replace(/\/+$/, '') + ARTIFACT_ROUTE + key;
+      const params = new URLSearchParams();
+      params.set('x-men-expire', expires.toISOString().replace(/\.\d{3}Z$/, 'Z'));
+      params.set('x-men-origin', Buffer.from(origin.href).toString('base64url'));
+      if (artifact.id !== undefined) params.set('x-men-artifact-id', artifact.id);
+      if (artifact.name !== undefined) params.set('x-men-artifact-name', artifact.name);
+      let text = `GET\n${ARTIFACT_ROUTE}${key}\n`;
+      for (const name of ['x-men-expire', 'x-men-origin', 'x-men-artifact-id', 'x-men-artifact-name'])
+        if (params.get(name) !== null) text += `${name}=${params.get(name)!}\n`;
+      params.set('x-men-signature', createHmac('sha256', SECRET).update(text).digest('base64url'));
+      url.search = params.toString();
+      return url.href;
+    }
+
+    it('signText builds the same link, byte for byte, as URLSearchParams and URL did', () => {
+      const prefixArb = fc.constantFrom('', '/', '/gw', '/gw/', '/a b/ü');
+      fc.assert(
+        fc.property(
+          originArb,
+          artifactArb,
+          nowArb,
+          lifetimeArb,
+          prefixArb,
+          (origin, artifact, now, lifetime, prefix) => {
+            const gateway = new URL(`https://gateway.local:8443${prefix}`);
+            const s = new ArtifactLinkSigner(SECRET, gateway, lifetime);
+            const { href, expire } = s.signText(origin, artifact, now);
+            expect(href).toBe(referenceLink({ gateway, lifetime }, origin, artifact, now));
+            expect(s.sign(origin, artifact, now).url.href).toBe(href);
+            expect(new URL(href).searchParams.get('x-men-expire')).toBe(expire);
+          },
+        ),
+      );
+    });
+
     it('any signed link verifies at any moment up to its expiry', () => {
       fc.assert(
         fc.property(
