@@ -12,6 +12,14 @@ import type { RewriteOptions } from './deployment-rewrite.js';
 import { errnoCode } from '../file-errors.js';
 import { key } from '../config-key.js';
 
+/** Headers of the upstream answer that no longer describe the rewritten body. */
+const REPLACED_HEADERS: ReadonlySet<string> = new Set([
+  'content-length',
+  'content-encoding',
+  'etag',
+  'content-md5',
+]);
+
 /** Upstream bodies of deployments/next are small JSON; anything larger is not instructions. */
 const MAX_INSTRUCTIONS_BYTES = 1024 * 1024;
 
@@ -161,10 +169,7 @@ export class NextRewriteRelay {
       const body = rewritten === undefined ? text : serialize(rewritten);
       if (rewritten === undefined && parsed !== undefined)
         this.logger.debug({ requestId: exchange.requestId }, 'deployments/next 200 without a download link');
-      const headers = filterResponseHeaders(
-        upstream.headers,
-        new Set(['content-length', 'content-encoding', 'etag', 'content-md5']),
-      );
+      const headers = filterResponseHeaders(upstream.headers, REPLACED_HEADERS);
       headers['content-length'] = String(body.length);
       res.writeHead(200, headers);
       res.end(body);

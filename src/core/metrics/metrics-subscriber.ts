@@ -2,20 +2,57 @@ import type { Instrumentation } from '../diagnostics.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import { routeName } from './route-name.js';
 
+interface Increment {
+  inc(value?: number): void;
+}
+
+/** Paths remembered with their route; past this, routes are looked up again (ids make paths unbounded). */
+const MAX_REMEMBERED_PATHS = 1024;
+
+/**
+ * The two request counters' children for one method, status and route, made once. prom-client
+ * hashes the label object on every `inc(labels)`, and `routeName` tries up to ten patterns; both
+ * ran per request (docs/performance.md, "What was tried").
+ */
+class RequestCounters {
+  readonly #children = new Map<string, { requests: Increment; responseBytes: Increment }>();
+  readonly #routes = new Map<string, string>();
+
+  constructor(private readonly metrics: GatewayMetrics) {}
+
+  for(method: string, status: number, path: string): { requests: Increment; responseBytes: Increment } {
+    let route = this.#routes.get(path);
+    if (route === undefined) {
+      route = routeName(path);
+      if (this.#routes.size >= MAX_REMEMBERED_PATHS) this.#routes.clear();
+      this.#routes.set(path, route);
+    }
+    // Methods, statuses and routes are each a small set: the product stays small.
+    const key = `${method} ${status} ${route}`;
+    let children = this.#children.get(key);
+    if (children === undefined) {
+      const code = String(status);
+      children = {
+        requests: this.metrics.requests.labels(method, code, route),
+        responseBytes: this.metrics.responseBytes.labels(method, code, route),
+      };
+      this.#children.set(key, children);
+    }
+    return children;
+  }
+}
+
 /**
  * Count what one gateway reports on its diagnostics channels. The outcome of an exchange, not its
  * error code, decides what counts as a failure of the upstream link or of storage.
  */
 export function subscribeMetrics(instrumentation: Instrumentation, metrics: GatewayMetrics): () => void {
+  const requestCounters = new RequestCounters(metrics);
   const off = [
     instrumentation.on('exchangeEnd', ({ exchange }) => {
-      const labels = {
-        method: exchange.req.method ?? 'UNKNOWN',
-        code: String(exchange.status),
-        route: routeName(exchange.path),
-      };
-      metrics.requests.inc(labels);
-      metrics.responseBytes.inc(labels, exchange.bytesOut);
+      const counters = requestCounters.for(exchange.req.method ?? 'UNKNOWN', exchange.status, exchange.path);
+      counters.requests.inc();
+      counters.responseBytes.inc(exchange.bytesOut);
       const { outcome, cacheLookup } = exchange;
       if (cacheLookup !== undefined) {
         metrics.cacheBytesServed.inc({ source: cacheLookup.source }, exchange.bytesOut);

@@ -30,6 +30,8 @@ export class DeviceApiRelay {
   readonly #host: string;
   readonly #dispatcher: Dispatcher;
   readonly #instrumentation: Instrumentation | undefined;
+  /** NOT_FORWARDED plus a caller's few extra names, built once per list, not per request. */
+  readonly #dropSets = new Map<string, ReadonlySet<string>>();
 
   constructor(upstream: URL, dispatcher: Dispatcher, instrumentation?: Instrumentation) {
     this.#origin = upstream.origin;
@@ -46,12 +48,20 @@ export class DeviceApiRelay {
 
   /** Headers for the upstream request: hop-by-hop removed, Host and X-Forwarded-For set (docs/protocol.md §7). */
   upstreamHeaders(req: IncomingMessage, clientIp: string, drop: readonly string[] = []): string[] {
-    const headers = filterRawHeaders(
-      req.rawHeaders,
-      drop.length === 0 ? NOT_FORWARDED : new Set([...NOT_FORWARDED, ...drop]),
-    );
+    const headers = filterRawHeaders(req.rawHeaders, drop.length === 0 ? NOT_FORWARDED : this.#dropSet(drop));
     headers.push('host', this.#host, ...forwardedFor(clientIp));
     return headers;
+  }
+
+  #dropSet(drop: readonly string[]): ReadonlySet<string> {
+    // Callers pass fixed lists (interceptors' constants), so the map stays a handful of entries.
+    const key = drop.join('\n');
+    let set = this.#dropSets.get(key);
+    if (set === undefined) {
+      set = new Set([...NOT_FORWARDED, ...drop]);
+      this.#dropSets.set(key, set);
+    }
+    return set;
   }
 
   /**
