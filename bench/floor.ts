@@ -36,6 +36,7 @@ import {
   startMenderGw,
 } from './lib/servers.js';
 import { M3_CASES } from './suite.js';
+import { SERVE_NODE_FLAGS } from '../src/cli/runtime-settings.js';
 import { GiB, median, MiB } from '../test/support/stats.js';
 import { writeRandomFile } from './lib/random-file.js';
 
@@ -76,6 +77,9 @@ async function startFloor(
   const port = await freePort();
   const file = join(work, 'files', 'small.mender');
   const [command, argv] = pinned(serverCpus, process.execPath, [
+    // The V8 settings serve runs with (docs/performance.md, "Runtime settings"): the ratio is then
+    // the features' cost, not the semi-space trade-off's.
+    ...SERVE_NODE_FLAGS,
     '--import',
     'tsx',
     join(REPO_ROOT, 'bench', 'floor', 'floor-server.ts'),
