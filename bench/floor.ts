@@ -36,7 +36,7 @@ import {
   startMenderGw,
 } from './lib/servers.js';
 import { M3_CASES } from './suite.js';
-import { SERVE_NODE_FLAGS } from '../src/cli/runtime-settings.js';
+import { PACKAGED_NODE_ARGS } from '../test/support/packaged-node-args.js';
 import { GiB, median, MiB } from '../test/support/stats.js';
 import { writeRandomFile } from './lib/random-file.js';
 
@@ -79,7 +79,7 @@ async function startFloor(
   const [command, argv] = pinned(serverCpus, process.execPath, [
     // The V8 settings serve runs with (docs/performance.md, "Runtime settings"): the ratio is then
     // the features' cost, not the semi-space trade-off's.
-    ...SERVE_NODE_FLAGS,
+    ...PACKAGED_NODE_ARGS,
     '--import',
     'tsx',
     join(REPO_ROOT, 'bench', 'floor', 'floor-server.ts'),

@@ -4,8 +4,8 @@
  *
  *   npx tsx bench/profile-top.ts <file.cpuprofile | DIR> [--top N] [--skip-ms MS]
  *
- * Given a folder, it reads its largest profile: with the relaunch of `serve` (docs/performance.md,
- * "Runtime settings") the folder also holds the small profile of the waiting parent.
+ * Given a folder, it reads its largest profile: the serving process's, when a folder also holds
+ * small ones of short-lived helper processes.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
