@@ -1,13 +1,9 @@
 import { Flags } from '@oclif/core';
+import { configFlag } from './config-flag.js';
 
 /** `--config` or `--path`: where `cache ls`, `cache prune` and `cache verify` find the cache directory. */
 export const cacheLocationFlags = {
-  config: Flags.string({
-    helpValue: 'FILE',
-    char: 'c',
-    summary: 'Path of the mender-gateway.conf JSON file (default /etc/mender/mender-gateway.conf).',
-    exclusive: ['path'],
-  }),
+  config: configFlag({ exclusive: ['path'] }),
   path: Flags.string({
     helpValue: 'DIR',
     char: 'p',

@@ -1,4 +1,3 @@
-import { Flags } from '@oclif/core';
 import { GatewayCommand } from '../cli/gateway-command.js';
 import { loadConfig } from '../core/config/load-config.js';
 import type { GatewayConfig } from '../core/config/gateway-config.js';
@@ -6,6 +5,7 @@ import { formatInventoryLines, gatewayHostInventory } from '../core/device-syste
 import type { GatewayHostInventory } from '../core/device-system/gateway-host-inventory.js';
 import { renderError } from '../cli/render-error.js';
 import { key } from '../core/config-key.js';
+import { configFlag } from '../cli/config-flag.js';
 
 export default class InventoryCommand extends GatewayCommand {
   static override summary = "Print the gateway host's own Mender inventory (an inventory script).";
@@ -22,11 +22,7 @@ The configuration is read as "serve" reads it. When it cannot be loaded, mender_
   static override enableJsonFlag = true;
 
   static override flags = {
-    config: Flags.string({
-      char: 'c',
-      summary: 'Path of the mender-gateway.conf JSON file (default /etc/mender/mender-gateway.conf).',
-      helpValue: 'FILE',
-    }),
+    config: configFlag(),
   };
 
   async run(): Promise<GatewayHostInventory> {

@@ -9,6 +9,7 @@ import { loadConfig } from '../core/config/load-config.js';
 import type { GatewayConfig } from '../core/config/gateway-config.js';
 import { renderError } from '../cli/render-error.js';
 import { key } from '../core/config-key.js';
+import { configFlag } from '../cli/config-flag.js';
 
 export default class Serve extends GatewayCommand {
   static override summary = 'Run the gateway: relay the Mender device API to the upstream server.';
@@ -25,11 +26,7 @@ With ${key('Drain.Enabled')}, SIGTERM first drains for ${key('Drain.Period')}: d
   ];
 
   static override flags = {
-    config: Flags.string({
-      char: 'c',
-      summary: 'Path of the mender-gateway.conf JSON file (default /etc/mender/mender-gateway.conf).',
-      helpValue: 'FILE',
-    }),
+    config: configFlag(),
     'log-level': Flags.string({
       summary: 'Log level, applied before the configuration is read.',
       options: [...LOG_LEVELS],

@@ -1,8 +1,8 @@
-import { Flags } from '@oclif/core';
 import { GatewayCommand } from '../../cli/gateway-command.js';
 import { showConfig } from '../../core/config/show-config.js';
 import type { ConfigShow } from '../../core/config/show-config.js';
 import { renderError } from '../../cli/render-error.js';
+import { configFlag } from '../../cli/config-flag.js';
 
 export default class ConfigShowCommand extends GatewayCommand {
   static override summary = 'Print the settings serve would run with, each value with its source.';
@@ -19,11 +19,7 @@ Without --config, /etc/mender/mender-gateway.conf is read if it exists, else the
   static override enableJsonFlag = true;
 
   static override flags = {
-    config: Flags.string({
-      char: 'c',
-      summary: 'Path of the mender-gateway.conf JSON file (default /etc/mender/mender-gateway.conf).',
-      helpValue: 'FILE',
-    }),
+    config: configFlag(),
   };
 
   async run(): Promise<ConfigShow> {

@@ -3,6 +3,7 @@ import { GatewayCommand } from '../../cli/gateway-command.js';
 import { formatConfigIssue, validateConfig } from '../../core/index.js';
 import type { ConfigValidation } from '../../core/index.js';
 import { renderError } from '../../cli/render-error.js';
+import { configFlag } from '../../cli/config-flag.js';
 
 export default class ConfigValidate extends GatewayCommand {
   static override summary =
@@ -26,11 +27,7 @@ Without --config, /etc/mender/mender-gateway.conf is read if it exists, else the
   static override enableJsonFlag = true;
 
   static override flags = {
-    config: Flags.string({
-      char: 'c',
-      summary: 'Path of the mender-gateway.conf JSON file (default /etc/mender/mender-gateway.conf).',
-      helpValue: 'FILE',
-    }),
+    config: configFlag(),
     'offline-files': Flags.boolean({
       summary: 'Skip the checks of the files the configuration names (they exist only on the target).',
       default: false,
