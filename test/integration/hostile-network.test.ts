@@ -13,6 +13,7 @@ import { startServeProcess } from '../support/serve-process.js';
 import type { ServeProcess } from '../support/serve-process.js';
 import { freePort } from '../support/free-port.js';
 import type { CertPair } from '../support/test-pki.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 /**
  * The hostile-network suite: for a bounded time, many peers on the device network send what an
@@ -28,18 +29,6 @@ const SECONDS = Number(process.env.MGW_HOSTILE_SECONDS ?? 20);
 const SEED = Number(process.env.MGW_HOSTILE_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const PEERS = 16;
 const ALIVE = '/api/internal/v1/gateway/alive';
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Random = () => number;
 const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
@@ -277,7 +266,7 @@ describe(`hostile network (seed ${String(SEED)}, ${String(SECONDS)} s per config
           expect(await alive(serve.urls.http!)).toBe(204);
           const baselineFds = await openFds(serve.pid);
 
-          const random = prng(SEED + (mtls ? 1 : 0));
+          const random = seededRandom(SEED + (mtls ? 1 : 0));
           const deadline = Date.now() + SECONDS * 1000;
           let connections = 0;
           let aliveChecks = 0;

@@ -2,6 +2,7 @@ import { createServer, connect } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { realClock } from './clock.js';
 import type { Clock } from './clock.js';
+import { seededRandom } from '../seeded-random.js';
 
 /**
  * A bad link between the gateway and what it talks to upstream (the fake Mender server, its
@@ -61,18 +62,6 @@ const PIECE = 1024;
 /** A connection whose bytes in flight pass this stops reading its sender until they drain. */
 const HIGH_WATER = 64 * 1024;
 
-/** mulberry32: a small seeded generator (https://gist.github.com/tommyettinger/46a874533244883189143505d203312c). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** One direction of the link: its capacity is shared by every connection. */
 class Direction {
   #busyUntil = 0;
@@ -97,7 +86,7 @@ export async function startLinkEmulator(options: LinkOptions): Promise<LinkEmula
   const oneWay = (options.latencyMs ?? 0) / 2;
   const up = new Direction(clock, options.bytesPerSecond, oneWay);
   const down = new Direction(clock, options.bytesPerSecond, oneWay);
-  const random = seeded(options.seed ?? 1);
+  const random = seededRandom(options.seed ?? 1);
   const stats: LinkStats = {
     connections: 0,
     cuts: 0,
