@@ -6,6 +6,7 @@ import { validateConfig } from '../config/index.js';
 import { GatewayError } from '../errors.js';
 import { certificateNameCovers } from '../provisioning/host-names.js';
 import type { SetupAnswers } from './setup-answers.js';
+import { key } from '../config-key.js';
 
 /**
  * The file answers of the wizard (upstream CA, server certificate and key, mTLS CA, cache
@@ -47,7 +48,7 @@ export async function checkUpstreamCaFile(path: string): Promise<void> {
       HTTP: { Enabled: true },
       HTTPS: { Enabled: false },
     },
-    ['$.UpstreamServer.CACertificate'],
+    [`$.${key('UpstreamServer.CACertificate')}`],
   );
 }
 
@@ -56,18 +57,18 @@ export async function checkServerCertificateFile(path: string): Promise<void> {
   // The key slot gets the certificate too: only the certificate's checks are read.
   await probe(
     { UpstreamServer: PROBE_UPSTREAM, HTTPS: { Enabled: true, ServerCertificate: path, ServerKey: path } },
-    ['$.HTTPS.ServerCertificate'],
+    [`$.${key('HTTPS.ServerCertificate')}`],
   );
 }
 
 /** `HTTPS.ServerKey`: exists, is a readable private key, and is the key of `certificate`. */
-export async function checkServerKeyFile(key: string, certificate: string): Promise<void> {
+export async function checkServerKeyFile(keyPath: string, certificate: string): Promise<void> {
   await probe(
     {
       UpstreamServer: PROBE_UPSTREAM,
-      HTTPS: { Enabled: true, ServerCertificate: certificate, ServerKey: key },
+      HTTPS: { Enabled: true, ServerCertificate: certificate, ServerKey: keyPath },
     },
-    ['$.HTTPS.ServerCertificate', '$.HTTPS.ServerKey'],
+    [`$.${key('HTTPS.ServerCertificate')}`, `$.${key('HTTPS.ServerKey')}`],
   );
 }
 
@@ -80,7 +81,7 @@ export async function checkMtlsCaFile(path: string): Promise<void> {
       HTTPS: { Enabled: false },
       Features: { mTLS: { Enabled: true, CACertificate: path } },
     },
-    ['$.Features.mTLS.CACertificate'],
+    [`$.${key('Features.mTLS.CACertificate')}`],
   );
 }
 
@@ -100,7 +101,7 @@ export async function checkCacheDirectory(path: string): Promise<void> {
         },
       },
     },
-    ['$.Features.ArtifactsProxy.ArtifactsCache.Path'],
+    [`$.${key('Features.ArtifactsProxy.ArtifactsCache.Path')}`],
   );
 }
 
