@@ -3,7 +3,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { Instrumentation } from '../diagnostics.js';
 import type { Logger } from '../logger.js';
-import { tunnelUpgrade } from '../upstream/websocket-tunnel.js';
+import { DEVICE_GONE, tunnelUpgrade } from '../upstream/websocket-tunnel.js';
 import type { Interceptor } from './interceptor.js';
 import { announcesBody } from '../http/read-body.js';
 
@@ -86,7 +86,8 @@ export function tunnelInterceptor(options: TunnelOptions): Interceptor {
             // A refusal the gateway produced (upstream unreachable or silent) is an upstream failure;
             // a running tunnel that ends with a socket error is just a closed connection.
             if (status !== 101 && isGatewayError(error)) exchange.record(error);
-            logger[status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info'](
+            const abandoned = status === DEVICE_GONE;
+            logger[status >= 500 ? 'error' : status >= 400 && !abandoned ? 'warn' : 'info'](
               {
                 ...fields,
                 status,
@@ -95,7 +96,11 @@ export function tunnelInterceptor(options: TunnelOptions): Interceptor {
                 durationMs: Date.now() - started,
                 ...(error ? { error: error.message } : {}),
               },
-              status === 101 ? 'websocket tunnel closed' : 'websocket upgrade refused',
+              status === 101
+                ? 'websocket tunnel closed'
+                : abandoned
+                  ? 'websocket upgrade abandoned by the device'
+                  : 'websocket upgrade refused',
             );
             exchange.end();
           },

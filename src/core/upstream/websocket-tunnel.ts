@@ -17,6 +17,13 @@ export interface TunnelEvents {
   closed(result: { status: number; bytesIn: number; bytesOut: number; error?: Error }): void;
 }
 
+/**
+ * The status recorded for an upgrade the device abandoned before the upstream answered (the
+ * "client closed request" convention of nginx, https://nginx.org/en/docs/http/ngx_http_log_module.html);
+ * nothing is sent: the device is gone.
+ */
+export const DEVICE_GONE = 499;
+
 /** Refusal bodies are small JSON; bound them so a hostile upstream cannot make us buffer much. */
 const MAX_REFUSAL_BODY = 64 * 1024;
 
@@ -79,16 +86,24 @@ export function tunnelUpgrade(
     events.closed(result);
   };
 
-  client.on('error', () => upstreamReq.destroy());
-  client.on('close', () => {
-    if (!settled) upstreamReq.destroy();
-  });
+  // The device went away before the upstream answered: its own hang-up, never an upstream
+  // failure. (Destroying a ClientRequest before its response makes it emit ECONNRESET, which the
+  // error handler below would otherwise take for an unreachable upstream.)
+  let upgraded = false;
+  const deviceGone = (): void => {
+    if (upgraded || settled) return;
+    finish({ status: DEVICE_GONE, bytesIn: 0, bytesOut: 0 });
+    upstreamReq.destroy();
+  };
+  client.on('error', deviceGone);
+  client.on('close', deviceGone);
 
   upstreamReq.on('timeout', () =>
     upstreamReq.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
   );
 
   upstreamReq.on('upgrade', (upRes: IncomingMessage, upSocket: Duplex, upHead: Buffer) => {
+    upgraded = true;
     // The tunnel lives as long as both ends do: no timeouts on either socket.
     upstreamReq.setTimeout(0);
     (client as Partial<Pick<Socket, 'setTimeout'>>).setTimeout?.(0);
